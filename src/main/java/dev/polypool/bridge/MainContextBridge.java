@@ -1,0 +1,63 @@
+package dev.polypool.bridge;
+
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.graalvm.polyglot.HostAccess;
+
+import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.ProcessIds;
+import dev.polypool.engine.WorkerPool;
+import dev.polypool.io.ConsoleSink;
+
+/**
+ * The host object a main context sees as {@code polyglot.import_value("polypool")}: how
+ * Python code in that context reaches the engine.
+ *
+ * <p>It starts pools on behalf of the context and remembers them, so that whoever owns the
+ * context can {@linkplain #terminateAll() stop every worker} when the program ends, as
+ * CPython terminates daemonic pool workers at exit. Thread-safe.
+ */
+public final class MainContextBridge {
+    private final PolyglotRuntime runtime;
+    private final List<String> argv;
+    private final ConsoleSink stdout;
+    private final ConsoleSink stderr;
+    private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
+
+    public MainContextBridge(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr) {
+        this.runtime = Objects.requireNonNull(runtime);
+        this.argv = List.copyOf(argv);
+        this.stdout = Objects.requireNonNull(stdout);
+        this.stderr = Objects.requireNonNull(stderr);
+    }
+
+    /**
+     * Starts a pool of {@code processes} workers; returns at once, while the workers start
+     * in the background.
+     *
+     * @param setup encoded parent state for the workers ({@code polypool.worker.start})
+     */
+    @HostAccess.Export
+    public WorkerPool startPool(int processes, int maxTasksPerWorker, String namePrefix, String setup) {
+        WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(
+                processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr));
+        pools.add(pool);
+        return pool;
+    }
+
+    /** The next process identity (the {@code N} of {@code ForkPoolWorker-N}). */
+    @HostAccess.Export
+    public int nextIdentity() {
+        return ProcessIds.nextIdentity();
+    }
+
+    /** Terminates every pool this context started; blocks until their workers have exited. */
+    public void terminateAll() {
+        for (WorkerPool pool : pools) {
+            pool.terminate();
+        }
+        pools.clear();
+    }
+}

@@ -1,0 +1,131 @@
+package dev.polypool.engine;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.graalvm.polyglot.Context;
+import org.graalvm.polyglot.Engine;
+import org.graalvm.polyglot.EnvironmentAccess;
+import org.graalvm.polyglot.HostAccess;
+import org.graalvm.polyglot.Value;
+import org.graalvm.polyglot.io.IOAccess;
+
+/**
+ * The process-wide polyglot {@link Engine} and the factory of every GraalPy context polypool
+ * creates: the main script's context and each worker's.
+ *
+ * <p>All contexts share this one engine, so code that the Truffle JIT compiled for one worker
+ * is reused by every other (a second context's first call of a hot function takes
+ * milliseconds instead of hundreds). Sharing requires every context to have the same host
+ * access configuration, which is why the configuration lives here and nowhere else.
+ *
+ * <p>The engine refuses to run on the interpreter-only Truffle runtime: GraalPy is several
+ * times slower than CPython there, so a silent fallback would betray polypool's purpose.
+ * {@link #get()} throws instead, naming the JVM flags that are missing.
+ *
+ * <p>This class is thread-safe.
+ */
+public final class PolyglotRuntime {
+    /** Guest code may call exactly the Java methods annotated with {@link HostAccess.Export}. */
+    static final HostAccess HOST_ACCESS = HostAccess.newBuilder(HostAccess.EXPLICIT)
+            .allowArrayAccess(true)
+            .allowListAccess(true)
+            .build();
+
+    private static volatile PolyglotRuntime instance;
+
+    private final Engine engine;
+    private final Path pythonSources;
+    private final Path bytecodeCache;
+
+    private PolyglotRuntime() {
+        Engine created = Engine.newBuilder("python")
+                .option("engine.WarnInterpreterOnly", "false")
+                .build();
+        if ("Interpreted".equals(created.getImplementationName())) {
+            created.close();
+            throw new IllegalStateException(
+                    "the optimizing Truffle runtime is not active (GraalPy would run several times slower than CPython). "
+                            + "Run on a JDK with JVMCI (JDK 25) with -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI "
+                            + "and the Graal compiler jars on --upgrade-module-path (bin/polypool does this)");
+        }
+        this.engine = created;
+        this.pythonSources = PythonSources.directory();
+        this.bytecodeCache = PythonSources.cacheRoot().resolve("pycache");
+    }
+
+    /**
+     * Returns the runtime, creating the shared engine on first use (about half a second in a
+     * cold JVM).
+     *
+     * @throws IllegalStateException if only the interpreter-only Truffle runtime is available
+     */
+    public static PolyglotRuntime get() {
+        PolyglotRuntime r = instance;
+        if (r == null) {
+            synchronized (PolyglotRuntime.class) {
+                r = instance;
+                if (r == null) {
+                    r = new PolyglotRuntime();
+                    instance = r;
+                }
+            }
+        }
+        return r;
+    }
+
+    /** The name of the active Truffle runtime; {@code "GraalVM CE"} when the JIT is active. */
+    public String implementationName() {
+        return engine.getImplementationName();
+    }
+
+    /** The directory holding polypool's own Python package. */
+    public Path pythonSources() {
+        return pythonSources;
+    }
+
+    /**
+     * Creates a GraalPy context on the shared engine. The context is not entered and has run
+     * no Python code yet; its first evaluation pays for GraalPy's initialisation (0.1-0.7 s
+     * on a warm engine, seconds on a cold one).
+     *
+     * @param argv   {@code sys.argv}
+     * @param in     standard input of the context
+     * @param out    standard output of the context
+     * @param err    standard error of the context
+     * @param bridge host object published to Python as {@code polyglot.import_value("polypool")}
+     */
+    public Context newContext(List<String> argv, InputStream in, OutputStream out, OutputStream err, Object bridge) {
+        Context.Builder b = Context.newBuilder("python")
+                .engine(engine)
+                .allowHostAccess(HOST_ACCESS)
+                .allowIO(IOAccess.ALL)
+                .allowCreateThread(true)
+                .allowCreateProcess(true)
+                .allowEnvironmentAccess(EnvironmentAccess.INHERIT)
+                .allowPolyglotAccess(org.graalvm.polyglot.PolyglotAccess.ALL)
+                .in(in)
+                .out(out)
+                .err(err)
+                .options(Map.of(
+                        "python.PythonPath", pythonSources.toString(),
+                        "python.DontWriteBytecodeFlag", "false",
+                        "python.PyCachePrefix", bytecodeCache.toString()))
+                .arguments("python", argv.toArray(String[]::new));
+        Context context = b.build();
+        // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
+        Value bindings = context.getPolyglotBindings();
+        if (bridge != null) {
+            bindings.putMember("polypool", bridge);
+        }
+        return context;
+    }
+
+    /** Evaluates {@code import module; module.attr} in {@code context} and returns the attribute. */
+    public static Value pythonAttribute(Context context, String module, String attr) {
+        return context.eval("python", "import " + module + "\n" + module).getMember(attr);
+    }
+}

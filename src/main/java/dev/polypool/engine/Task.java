@@ -1,0 +1,16 @@
+package dev.polypool.engine;
+
+/**
+ * One unit of work for a worker: a function applied to a payload, both already encoded by
+ * the submitting context so that no guest object crosses from one context into another.
+ *
+ * @param jobId    identifies the submitter's job; echoed in the {@link Outcome}
+ * @param index    position of this task within its job (a chunk number for {@code map})
+ * @param kind     how the worker applies {@code function} to the payload (defined by the
+ *                 Python side: apply, map chunk, starmap chunk)
+ * @param function a {@code "module:qualname"} reference the worker resolves and caches, or
+ *                 {@code null} when the function travels inside the payload
+ * @param payload  the encoded arguments (see {@code polypool/codec.py})
+ */
+public record Task(long jobId, int index, int kind, String function, Object payload) {
+}

@@ -1,0 +1,158 @@
+package dev.polypool.engine;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.concurrent.CountDownLatch;
+
+import org.graalvm.polyglot.Context;
+import org.graalvm.polyglot.PolyglotException;
+import org.graalvm.polyglot.Source;
+import org.graalvm.polyglot.Value;
+
+/**
+ * One pool worker: a platform thread that owns one GraalPy context for its whole life.
+ *
+ * <p>The thread creates the context, runs the Python start-up ({@code polypool.worker.start}:
+ * identity, the parent's state, the initializer), then takes tasks until it is told to stop,
+ * reaches its task limit, or its context dies. Only this thread enters the context; other
+ * threads only {@linkplain #cancel() cancel} it.
+ */
+final class Worker {
+    private static final Source START = Source.create("python",
+            "__import__('polypool.worker', fromlist=['start']).start");
+
+    private final WorkerPool pool;
+    private final String name;
+    private final int identity;
+    private final Thread thread;
+    private final CountDownLatch exited = new CountDownLatch(1);
+    private volatile Context context;
+    private volatile boolean cancelled;
+
+    Worker(WorkerPool pool, String name, int identity) {
+        this.pool = pool;
+        this.name = name;
+        this.identity = identity;
+        this.thread = Thread.ofPlatform().name("polypool-" + name).daemon(true).unstarted(this::run);
+    }
+
+    String name() {
+        return name;
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** Stops the worker: cancels the Python code it runs and wakes it if it waits for a task. */
+    void cancel() {
+        cancelled = true;
+        thread.interrupt();
+        Context c = context;
+        if (c != null) {
+            try {
+                c.close(true);
+            } catch (RuntimeException ignored) {
+                // the owner thread closes it too; either close suffices
+            }
+        }
+    }
+
+    void awaitExit() {
+        try {
+            exited.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run() {
+        WorkerPool.Config config = pool.config();
+        OutputStream out = WorkerPool.lineStream(config.stdout());
+        OutputStream err = WorkerPool.lineStream(config.stderr());
+        boolean replace = false;
+        Task current = null;
+        try {
+            Context c = pool.runtime().newContext(config.argv(), WorkerPool.emptyInput(), out, err, null);
+            context = c;
+            if (cancelled) {
+                return;
+            }
+            Value runner;
+            try {
+                runner = c.eval(START).execute(name, identity, ProcessIds.pidFor(identity),
+                        ProcessIds.parentPid(), config.setup());
+            } catch (PolyglotException e) {
+                if (!cancelled) {
+                    pool.markBroken("worker " + name + " failed to start: " + describe(e));
+                }
+                return;
+            }
+            int limit = config.maxTasksPerWorker();
+            int done = 0;
+            while (!cancelled) {
+                current = pool.nextTask();
+                if (current == null) {
+                    break;
+                }
+                String encoded = runner.execute(current.kind(), current.function(), current.payload()).asString();
+                // first character: '0' result, '1' exception; the rest is the payload
+                pool.deliver(new Outcome(current.jobId(), current.index(), encoded.charAt(0) == '0', encoded.substring(1)));
+                current = null;
+                if (limit > 0 && ++done >= limit) {
+                    replace = true;
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            // terminate() woke us
+        } catch (PolyglotException e) {
+            if (!cancelled) {
+                replace = true;
+                if (current != null) {
+                    pool.deliver(new Outcome(current.jobId(), current.index(), false,
+                            WorkerPool.lostPayload("worker " + name + " died while running the task: " + describe(e))));
+                }
+            }
+        } catch (RuntimeException e) {
+            if (!cancelled) {
+                replace = true;
+                if (current != null) {
+                    pool.deliver(new Outcome(current.jobId(), current.index(), false,
+                            WorkerPool.lostPayload("worker " + name + " failed: " + e)));
+                }
+            }
+        } finally {
+            flushQuietly(out);
+            flushQuietly(err);
+            Context c = context;
+            if (c != null) {
+                try {
+                    c.close(true);
+                } catch (RuntimeException ignored) {
+                    // already closed by cancel()
+                }
+            }
+            exited.countDown();
+            pool.workerExited(this, replace);
+        }
+    }
+
+    private static String describe(PolyglotException e) {
+        if (e.isExit()) {
+            return "exit status " + e.getExitStatus();
+        }
+        if (e.isCancelled()) {
+            return "cancelled";
+        }
+        return String.valueOf(e.getMessage());
+    }
+
+    private static void flushQuietly(OutputStream s) {
+        try {
+            s.flush();
+        } catch (IOException ignored) {
+            // the console is gone; nothing left to save
+        }
+    }
+}

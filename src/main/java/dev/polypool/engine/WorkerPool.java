@@ -1,0 +1,343 @@
+package dev.polypool.engine;
+
+/*
+ * How a task travels
+ * ==================
+ *
+ *   caller's context            Java (this class)                      worker contexts
+ *   ----------------            -----------------                      ---------------
+ *   Pool.map(f, items)
+ *     encode chunks ----------> submit(Task) -> tasks (LinkedBlockingQueue)
+ *     (pickle / fast path)                        |  take()            Worker thread i
+ *                                                 +------------------> decode, run f on
+ *                                                                      the chunk, encode
+ *                                                 outcomes (queue) <-- result or exception
+ *   result-handler thread <-- takeOutcomes() <----+
+ *     decode, store by (job, index): map/imap keep input order,
+ *     imap_unordered completion order; run callbacks
+ *   caller's get() wakes up
+ *
+ * Each worker is one GraalPy context owned by one platform thread; every context shares the
+ * engine of PolyglotRuntime, so JIT-compiled code is shared. Only Java values (strings,
+ * boxed numbers) cross between contexts: guest objects never leave the context that made
+ * them, so no context is ever entered by a thread other than its owner, except to cancel it.
+ */
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.graalvm.polyglot.HostAccess;
+
+import dev.polypool.io.ConsoleSink;
+
+/**
+ * A fixed-size set of worker contexts that run {@link Task}s from one shared queue and
+ * report {@link Outcome}s on another.
+ *
+ * <p><b>Life cycle.</b> A pool starts {@link Config#processes()} workers at construction, all
+ * concurrently and in the background: the constructor does not wait for any context to be
+ * created, and tasks submitted meanwhile wait in the queue. A worker that has run
+ * {@link Config#maxTasksPerWorker()} tasks, or whose context died, is replaced while the pool
+ * is running or still has queued tasks. {@link #close()} lets the queued tasks finish;
+ * {@link #terminate()} cancels running code and discards queued tasks.
+ *
+ * <p><b>Failures.</b> A task whose worker dies while running it (the task called
+ * {@code os._exit}, or its context crashed) completes with status {@link #LOST}, so a caller
+ * never waits forever. A worker that cannot start (its context fails, or the initializer
+ * raises) marks the pool broken: queued and later tasks complete as {@link #LOST}.
+ *
+ * <p>All methods are thread-safe. Python code calls the methods annotated
+ * {@link HostAccess.Export}.
+ */
+public final class WorkerPool {
+    /** Outcome status: the payload is the encoded result. */
+    public static final int OK = 0;
+    /** Outcome status: the payload is the encoded exception the task raised. */
+    public static final int RAISED = 1;
+    /** Outcome status: the task was lost with its worker; the payload is a message. */
+    public static final int LOST = 2;
+
+    private static final Task STOP = new Task(-1, -1, -1, null, null);
+    private static final Object[] NO_OUTCOMES = new Object[0];
+
+    /**
+     * How to build this pool's workers.
+     *
+     * @param processes          number of workers, at least 1
+     * @param maxTasksPerWorker  tasks after which a worker is replaced; 0 for never
+     * @param namePrefix         worker names are {@code namePrefix + "-" + identity}
+     * @param argv               {@code sys.argv} in each worker
+     * @param setup              handed unchanged to the worker's Python start-up
+     *                           ({@code polypool.worker.start}): the parent's state to carry over
+     * @param stdout             where workers' standard output goes
+     * @param stderr             where workers' standard error goes
+     */
+    public record Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
+                         Object setup, ConsoleSink stdout, ConsoleSink stderr) {
+        public Config {
+            if (processes < 1) {
+                throw new IllegalArgumentException("processes must be at least 1");
+            }
+            if (maxTasksPerWorker < 0) {
+                throw new IllegalArgumentException("maxTasksPerWorker must be >= 0");
+            }
+            Objects.requireNonNull(namePrefix);
+            argv = List.copyOf(argv);
+            Objects.requireNonNull(stdout);
+            Objects.requireNonNull(stderr);
+        }
+    }
+
+    private enum State { RUNNING, CLOSED, TERMINATED }
+
+    private final PolyglotRuntime runtime;
+    private final Config config;
+    private final BlockingQueue<Task> tasks = new LinkedBlockingQueue<>();
+    private final BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
+    private final List<Worker> workers = new CopyOnWriteArrayList<>();
+    private final AtomicInteger queuedTasks = new AtomicInteger();
+    private final Object lock = new Object();
+    private State state = State.RUNNING;
+    private String brokenReason;
+    private boolean endSignalled;
+
+    /**
+     * Creates the pool and starts its workers in the background.
+     *
+     * @throws IllegalStateException if the polyglot runtime cannot start (see {@link PolyglotRuntime#get()})
+     */
+    public WorkerPool(PolyglotRuntime runtime, Config config) {
+        this.runtime = Objects.requireNonNull(runtime);
+        this.config = Objects.requireNonNull(config);
+        synchronized (lock) {
+            for (int i = 0; i < config.processes(); i++) {
+                startWorker();
+            }
+        }
+    }
+
+    /** The names of the live workers, in start order. */
+    @HostAccess.Export
+    public List<String> workerNames() {
+        List<String> names = new ArrayList<>();
+        for (Worker w : workers) {
+            names.add(w.name());
+        }
+        return names;
+    }
+
+    /**
+     * Queues a task; never blocks.
+     *
+     * @throws IllegalStateException if the pool was closed or terminated
+     */
+    @HostAccess.Export
+    public void submit(long jobId, int index, int kind, String function, Object payload) {
+        Task task = new Task(jobId, index, kind, function, payload);
+        synchronized (lock) {
+            if (state != State.RUNNING) {
+                throw new IllegalStateException("Pool not running");
+            }
+            if (brokenReason != null) {
+                outcomes.add(new Outcome(jobId, index, false, lostPayload(brokenReason)));
+                return;
+            }
+            queuedTasks.incrementAndGet();
+            tasks.add(task);
+        }
+    }
+
+    /**
+     * Waits for outcomes and returns them flattened as
+     * {@code [jobId, index, status, payload, jobId, index, ...]}. Blocks until at least one
+     * outcome is ready or the pool has ended; returns an empty array once the pool has ended
+     * (terminated, or closed with every worker gone) and every outcome was taken.
+     *
+     * @throws InterruptedException if the calling thread is interrupted while waiting
+     */
+    @HostAccess.Export
+    public Object[] takeOutcomes() throws InterruptedException {
+        Outcome first = outcomes.take();
+        List<Outcome> batch = new ArrayList<>();
+        batch.add(first);
+        outcomes.drainTo(batch, 4095);
+        Object[] flat = new Object[batch.size() * 4];
+        int n = 0;
+        for (Outcome o : batch) {
+            if (o.jobId() < 0) {
+                // the end marker: put back so later callers see it too
+                outcomes.add(o);
+                break;
+            }
+            flat[n++] = o.jobId();
+            flat[n++] = o.index();
+            flat[n++] = o.success() ? OK : (o.payload() instanceof LostTask ? LOST : RAISED);
+            flat[n++] = o.payload() instanceof LostTask lost ? lost.message() : o.payload();
+        }
+        if (n == flat.length) {
+            return flat;
+        }
+        return n == 0 ? NO_OUTCOMES : java.util.Arrays.copyOf(flat, n);
+    }
+
+    /** Stops accepting tasks; queued tasks still run, then the workers exit. Never blocks. */
+    @HostAccess.Export
+    public void close() {
+        synchronized (lock) {
+            if (state != State.RUNNING) {
+                return;
+            }
+            state = State.CLOSED;
+            for (int i = 0; i < workers.size(); i++) {
+                tasks.add(STOP);
+            }
+            signalEndIfDone();
+        }
+    }
+
+    /**
+     * Discards queued tasks and stops every worker, cancelling the Python code it runs.
+     * Output the workers already printed is flushed. Returns once every worker has exited.
+     */
+    @HostAccess.Export
+    public void terminate() {
+        List<Worker> snapshot;
+        synchronized (lock) {
+            state = State.TERMINATED;
+            tasks.clear();
+            queuedTasks.set(0);
+            snapshot = List.copyOf(workers);
+        }
+        for (Worker w : snapshot) {
+            w.cancel();
+        }
+        for (Worker w : snapshot) {
+            w.awaitExit();
+        }
+        synchronized (lock) {
+            signalEndIfDone();
+        }
+    }
+
+    /**
+     * Waits until every worker has exited, which happens only after {@link #close()} or
+     * {@link #terminate()}.
+     *
+     * @param timeoutMillis how long to wait at most; negative for no limit
+     * @return true if all workers exited, false on timeout
+     * @throws IllegalStateException if the pool is still running
+     * @throws InterruptedException  if interrupted while waiting
+     */
+    @HostAccess.Export
+    public boolean join(long timeoutMillis) throws InterruptedException {
+        synchronized (lock) {
+            if (state == State.RUNNING) {
+                throw new IllegalStateException("Pool is still running");
+            }
+            long deadline = timeoutMillis < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+            while (!workers.isEmpty()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(lock, timeoutMillis < 0 ? TimeUnit.SECONDS.toNanos(1) : left);
+            }
+            return true;
+        }
+    }
+
+    // ---- called by workers ----
+
+    Config config() {
+        return config;
+    }
+
+    PolyglotRuntime runtime() {
+        return runtime;
+    }
+
+    /** Blocks for the next task; returns null when the worker should exit. */
+    Task nextTask() throws InterruptedException {
+        Task t = tasks.take();
+        if (t == STOP) {
+            return null;
+        }
+        queuedTasks.decrementAndGet();
+        return t;
+    }
+
+    void deliver(Outcome outcome) {
+        outcomes.add(outcome);
+    }
+
+    /** A worker could not start: fail what is queued and what comes later. */
+    void markBroken(String reason) {
+        synchronized (lock) {
+            if (brokenReason == null) {
+                brokenReason = reason;
+            }
+            List<Task> pending = new ArrayList<>();
+            tasks.drainTo(pending);
+            for (Task t : pending) {
+                if (t != STOP) {
+                    queuedTasks.decrementAndGet();
+                    outcomes.add(new Outcome(t.jobId(), t.index(), false, lostPayload(reason)));
+                } else {
+                    tasks.add(STOP);
+                }
+            }
+        }
+    }
+
+    /** Called once by every worker as its thread ends. */
+    void workerExited(Worker worker, boolean replace) {
+        synchronized (lock) {
+            workers.remove(worker);
+            boolean wanted = state == State.RUNNING || (state == State.CLOSED && queuedTasks.get() > 0);
+            if (replace && wanted && brokenReason == null) {
+                startWorker();
+            }
+            signalEndIfDone();
+            lock.notifyAll();
+        }
+    }
+
+    private void startWorker() {
+        int identity = ProcessIds.nextIdentity();
+        Worker w = new Worker(this, config.namePrefix() + "-" + identity, identity);
+        workers.add(w);
+        w.start();
+    }
+
+    private void signalEndIfDone() {
+        if (!endSignalled && state != State.RUNNING && workers.isEmpty()) {
+            endSignalled = true;
+            outcomes.add(new Outcome(-1, -1, false, null));
+        }
+    }
+
+    static Object lostPayload(String message) {
+        return new LostTask(message);
+    }
+
+    /** Marks an outcome whose task was lost with its worker. */
+    record LostTask(String message) {
+    }
+
+    /** Standard input of a worker: empty, as a pool worker's stdin is in CPython. */
+    static InputStream emptyInput() {
+        return InputStream.nullInputStream();
+    }
+
+    static OutputStream lineStream(ConsoleSink sink) {
+        return sink.newLineStream();
+    }
+}

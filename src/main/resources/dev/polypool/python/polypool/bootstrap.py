@@ -1,0 +1,124 @@
+"""Makes ``multiprocessing`` inside a GraalPy context run on the polypool engine.
+
+Runs before any user code, in the main context (``install_main``) and in every worker
+(``install_worker``). It changes the stdlib in place rather than shadowing it, so every
+path a program may take reaches the engine: ``multiprocessing.Pool``,
+``multiprocessing.pool.Pool``, ``get_context(...).Pool``. GraalPy's own start method
+('graalpy') is removed: the start methods are CPython's names, with 'fork' the default as
+on Linux.
+"""
+
+import itertools
+import os
+import sys
+
+import multiprocessing
+import multiprocessing.context as mp_context
+import multiprocessing.pool as mp_pool
+import multiprocessing.process as mp_process
+
+from polypool._host import host
+
+START_METHODS = ("fork", "spawn", "forkserver")
+_WORKER_PREFIX = {"fork": "ForkPoolWorker", "spawn": "SpawnPoolWorker",
+                  "forkserver": "ForkServerPoolWorker"}
+
+_installed = False
+
+
+class _ProcessNotSupported(mp_process.BaseProcess):
+    """``multiprocessing.Process`` is not on the engine yet: fail loudly, never fall back."""
+
+    @staticmethod
+    def _Popen(process_obj):
+        raise NotImplementedError(
+            "multiprocessing.Process is not supported by polypool yet; use multiprocessing.Pool")
+
+
+class EngineContext(mp_context.BaseContext):
+    """A start-method context whose pools run on the engine."""
+
+    Process = _ProcessNotSupported
+
+    def __init__(self, name):
+        self._name = name
+
+    def worker_prefix(self):
+        return _WORKER_PREFIX[self._name]
+
+
+def _get_all_start_methods(self):
+    return list(START_METHODS)
+
+
+def _pool_new(cls, *args, **kwargs):
+    # multiprocessing.pool.Pool(...) builds an engine pool; subclasses such as ThreadPool
+    # keep the stdlib implementation.
+    if cls is _StdPool:
+        from polypool.pool import Pool
+        return object.__new__(Pool)
+    return object.__new__(cls)
+
+
+_StdPool = mp_pool.Pool
+
+
+def _install_common():
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    contexts = {name: EngineContext(name) for name in START_METHODS}
+    mp_context._concrete_contexts = contexts
+    default = mp_context._default_context
+    default._default_context = contexts["fork"]
+    default._actual_context = None
+    mp_context.DefaultContext.get_all_start_methods = _get_all_start_methods
+    mp_context.DefaultContext.Process = _ProcessNotSupported
+    multiprocessing.Process = _ProcessNotSupported
+    _StdPool.__new__ = _pool_new
+    # Lines printed by concurrent workers must stay whole and reach the console promptly,
+    # as CPython's line-buffered stdout on a terminal does.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except Exception:
+            pass
+
+
+class _IdentityCounter:
+    """``_process_counter`` backed by Java, so Java-started workers share the numbering."""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return host.nextIdentity()
+
+
+def install_main():
+    _install_common()
+    mp_process._process_counter = _IdentityCounter()
+
+
+def install_worker(name, identity, pid, ppid, start_method):
+    _install_common()
+    mp_context._default_context._actual_context = mp_context._concrete_contexts[start_method]
+    os.getpid = lambda: pid
+    os.getppid = lambda: ppid
+    current = object.__new__(mp_process.BaseProcess)
+    current._identity = (identity,)
+    current._config = dict(mp_process._current_process._config)
+    current._parent_pid = ppid
+    current._parent_name = "MainProcess"
+    current._popen = None
+    current._closed = False
+    current._target = None
+    current._args = ()
+    current._kwargs = {}
+    current._name = name
+    current._config["daemon"] = True
+    current._start_method = start_method
+    mp_process._current_process = current
+    mp_process._process_counter = itertools.count(1)
+    mp_process._children = set()

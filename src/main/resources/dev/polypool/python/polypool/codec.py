@@ -1,0 +1,171 @@
+"""Encoding of everything that crosses from one context to another.
+
+Contexts never share Python objects: a value leaves its context as text (a ``str`` whose
+characters are the bytes of a pickle, read as Latin-1), travels through Java, and is
+rebuilt in the receiving context. Latin-1 text is used because a Java ``String`` is the one
+bulk carrier GraalPy converts to and from without a per-byte loop.
+
+Tasks, results and exceptions are pickled with ``multiprocessing.reduction.ForkingPickler``,
+as CPython sends them, so ``copyreg`` and ``ForkingPickler.register`` reductions apply and
+an object CPython cannot send fails here with the same exception.
+
+The parent's ``__main__`` is different: fork semantics let a worker see functions and
+classes defined in the main script, which CPython gets for free by copying the process.
+``dumps_main`` pickles those by value (code objects through ``marshal``), while everything
+importable still goes by reference.
+"""
+
+import importlib
+import io
+import marshal
+import pickle
+import sys
+import types
+
+from multiprocessing.reduction import ForkingPickler
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def dumps(obj):
+    """Pickle ``obj`` as CPython's multiprocessing would, returned as Latin-1 text."""
+    return bytes(ForkingPickler.dumps(obj, _PROTOCOL)).decode("latin-1")
+
+
+def loads(text):
+    """Rebuild an object from the text of ``dumps`` or ``dumps_main``."""
+    return pickle.loads(text.encode("latin-1"))
+
+
+# ---------------------------------------------------------------------------
+# by-value pickling of the main module (fork semantics)
+
+def _main_dict():
+    main = sys.modules.get("__main__")
+    return main.__dict__ if main is not None else None
+
+
+def _make_function(code, name, ncells):
+    closure = tuple(types.CellType() for _ in range(ncells)) or None
+    return types.FunctionType(marshal.loads(code), _main_dict(), name, None, closure)
+
+
+def _set_function_state(func, state):
+    (func.__defaults__, func.__kwdefaults__, func.__qualname__, func.__doc__,
+     func.__module__, annotations, attrs, cells) = state
+    func.__annotations__ = annotations
+    func.__dict__.update(attrs)
+    for cell, value in zip(func.__closure__ or (), cells):
+        if value is not _EMPTY_CELL:
+            cell.cell_contents = value
+
+
+class _EmptyCell:
+    def __reduce__(self):
+        return "_EMPTY_CELL"
+
+
+_EMPTY_CELL = _EmptyCell()
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell, e.g. a closure variable assigned later
+        return _EMPTY_CELL
+
+
+def _reduce_function(func):
+    cells = func.__closure__ or ()
+    state = (func.__defaults__, func.__kwdefaults__, func.__qualname__, func.__doc__,
+             func.__module__, func.__annotations__, dict(func.__dict__),
+             tuple(_cell_value(c) for c in cells))
+    return (_make_function, (marshal.dumps(func.__code__), func.__name__, len(cells)),
+            state, None, None, _set_function_state)
+
+
+_CLASS_SKIP = frozenset(("__dict__", "__weakref__"))
+
+
+def _make_class(metaclass, name, bases, namespace):
+    return metaclass(name, bases, namespace)
+
+
+def _set_class_state(cls, attrs):
+    for key, value in attrs.items():
+        setattr(cls, key, value)
+
+
+def _reduce_class(cls):
+    slots = cls.__dict__.get("__slots__", ())
+    if isinstance(slots, str):
+        slots = (slots,)
+    skip = _CLASS_SKIP.union(slots)
+    namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                 "__doc__": cls.__doc__}
+    if "__slots__" in cls.__dict__:
+        namespace["__slots__"] = cls.__dict__["__slots__"]
+    attrs = {k: v for k, v in cls.__dict__.items() if k not in skip and k not in namespace}
+    return (_make_class, (type(cls), cls.__name__, cls.__bases__, namespace),
+            attrs, None, None, _set_class_state)
+
+
+class _MainPickler(ForkingPickler):
+    """Pickles what ``__main__`` defines by value, everything else as usual."""
+
+    def __init__(self, file, main_dict):
+        super().__init__(file, _PROTOCOL)
+        self._main_dict = main_dict
+
+    def reducer_override(self, obj):
+        if isinstance(obj, types.FunctionType) and obj.__globals__ is self._main_dict:
+            return _reduce_function(obj)
+        if isinstance(obj, type) and obj.__module__ == "__main__" and type(obj) is type:
+            return _reduce_class(obj)
+        if isinstance(obj, types.ModuleType):
+            name = obj.__name__
+            if sys.modules.get(name) is obj and name not in ("__main__", "__mp_main__"):
+                return importlib.import_module, (name,)
+        return NotImplemented
+
+
+def _dump_main_value(value, main_dict):
+    buf = io.BytesIO()
+    _MainPickler(buf, main_dict).dump(value)
+    return buf.getvalue()
+
+
+# names that belong to the module object, not to the program
+_MODULE_DUNDERS = frozenset(("__builtins__", "__loader__", "__spec__", "__name__",
+                             "__cached__", "__package__"))
+
+
+def dumps_main():
+    """Snapshot the globals of ``__main__`` as Latin-1 text, for ``load_main``.
+
+    Returns ``(text, skipped)`` where ``skipped`` maps each global that cannot be copied
+    into another context (an open file, a lock, a running pool...) to the reason. Such
+    globals are absent in the worker, which reports them by name when used.
+    """
+    main_dict = _main_dict()
+    if main_dict is None:
+        return dumps({}), {}
+    items = {k: v for k, v in main_dict.items() if k not in _MODULE_DUNDERS}
+    try:
+        return _dump_main_value(items, main_dict).decode("latin-1"), {}
+    except Exception:
+        pass
+    kept, skipped = {}, {}
+    for name, value in items.items():
+        try:
+            _dump_main_value(value, main_dict)
+        except Exception as e:
+            skipped[name] = f"{type(value).__name__} object cannot be copied into a worker ({e})"
+        else:
+            kept[name] = value
+    return _dump_main_value(kept, main_dict).decode("latin-1"), skipped
+
+
+def load_main(text, module):
+    """Fill ``module`` (the worker's ``__main__``) from the text of ``dumps_main``."""
+    module.__dict__.update(loads(text))

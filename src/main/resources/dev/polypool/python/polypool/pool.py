@@ -1,0 +1,323 @@
+"""``multiprocessing.Pool`` whose workers are GraalPy contexts run by the Java engine.
+
+The pool object lives in the submitting context. It encodes tasks (``codec``), hands them
+to its ``dev.polypool.engine.WorkerPool``, and a daemon result-handler thread takes the
+outcomes back, decodes them and completes the stdlib's own result objects
+(``ApplyResult``, ``MapResult``, ``IMapIterator``...), which therefore behave exactly as in
+CPython: ordering, ``get(timeout)``, callbacks, ``successful()``.
+
+Where CPython would hang (a worker dies mid-task, the pool is terminated under a waiting
+``get()``), the result fails with ``WorkerLostError`` instead.
+"""
+
+import os
+import queue
+import sys
+import threading
+import types
+import warnings
+
+import multiprocessing.pool as mp_pool
+from multiprocessing import util
+from multiprocessing.pool import (ApplyResult, IMapIterator, IMapUnorderedIterator,
+                                  MapResult)
+
+from polypool import codec
+from polypool._host import host
+from polypool.worker import APPLY, CALL, MAP, STARMAP
+
+INIT, RUN, CLOSE, TERMINATE = "INIT", "RUN", "CLOSE", "TERMINATE"
+
+_OK, _RAISED, _LOST = 0, 1, 2
+
+
+class WorkerLostError(RuntimeError):
+    """A task's worker died before the task finished, or the pool was terminated."""
+
+
+def _function_ref(func):
+    """``"module:qualname"`` when unpickling by reference would find ``func``, else None."""
+    if not isinstance(func, (types.FunctionType, types.BuiltinFunctionType)):
+        return None
+    module_name = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module_name or not qualname or "<" in qualname:
+        return None
+    module = sys.modules.get(module_name)
+    obj = module
+    try:
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        return None
+    if obj is not func:
+        return None
+    if module_name == "__mp_main__":
+        module_name = "__main__"
+    return f"{module_name}:{qualname}"
+
+
+class Pool(mp_pool.Pool):
+    """A process pool on the polypool engine, with CPython 3.12's ``Pool`` API."""
+
+    _wrap_exception = True
+
+    def __init__(self, processes=None, initializer=None, initargs=(),
+                 maxtasksperchild=None, context=None):
+        self._state = INIT
+        self._engine = None
+        if host is None:
+            raise AssertionError("daemonic processes are not allowed to have children")
+        self._ctx = context or mp_pool.get_context()
+        self._cache = {}
+        self._refs = {}
+        self._feeder = None
+        self._feed_queue = None
+        if processes is None:
+            processes = os.cpu_count() or 1
+        if processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        if maxtasksperchild is not None:
+            if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
+                raise ValueError("maxtasksperchild must be a positive int or None")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        self._processes = processes
+        self._initializer = initializer
+        self._initargs = initargs
+        self._maxtasksperchild = maxtasksperchild
+
+        main_text, _skipped = codec.dumps_main()
+        main = sys.modules.get("__main__")
+        setup = codec.dumps((
+            self._ctx.get_start_method(), list(sys.path), getattr(main, "__file__", None),
+            main_text, codec.dumps((initializer, tuple(initargs)))))
+        prefix = self._ctx.worker_prefix() if hasattr(self._ctx, "worker_prefix") else "ForkPoolWorker"
+        self._engine = host.startPool(processes, maxtasksperchild or 0, prefix, setup)
+        self._state = RUN
+        self._result_handler = threading.Thread(
+            target=Pool._handle_results, args=(self._engine, self._cache),
+            name="polypool-results", daemon=True)
+        self._result_handler.start()
+        self._terminate = util.Finalize(
+            self, Pool._terminate_pool, args=(self._engine, self._cache), exitpriority=15)
+
+    # -- submitting ---------------------------------------------------------
+
+    def _check_running(self):
+        if self._state != RUN:
+            raise ValueError("Pool not running")
+
+    def _ref(self, func):
+        try:
+            return self._refs[func]
+        except (KeyError, TypeError):
+            ref = _function_ref(func)
+            try:
+                self._refs[func] = ref
+            except TypeError:
+                pass
+            return ref
+
+    def _submit(self, job, index, kind, func, payload):
+        ref = self._ref(func)
+        text = codec.dumps(payload if ref is not None else (func, payload))
+        self._engine.submit(job, index, kind, ref, text)
+
+    def apply(self, func, args=(), kwds={}):
+        self._check_running()
+        return self.apply_async(func, args, kwds).get()
+
+    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
+        self._check_running()
+        result = ApplyResult(self, callback, error_callback)
+        try:
+            self._submit(result._job, 0, APPLY, func, (tuple(args), dict(kwds)))
+        except Exception as e:
+            result._set(0, (False, e))
+        return result
+
+    def map(self, func, iterable, chunksize=None):
+        return self._map_async(func, iterable, MAP, chunksize).get()
+
+    def starmap(self, func, iterable, chunksize=None):
+        return self._map_async(func, iterable, STARMAP, chunksize).get()
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, MAP, chunksize, callback, error_callback)
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, STARMAP, chunksize, callback, error_callback)
+
+    def _default_chunksize(self, length):
+        chunksize, extra = divmod(length, self._processes * 4)
+        return chunksize + 1 if extra else chunksize
+
+    def _map_async(self, func, iterable, kind, chunksize=None, callback=None, error_callback=None):
+        self._check_running()
+        if not hasattr(iterable, "__len__"):
+            iterable = list(iterable)
+        if chunksize is None:
+            chunksize = self._default_chunksize(len(iterable))
+        if len(iterable) == 0:
+            chunksize = 0
+        result = MapResult(self, chunksize, len(iterable), callback, error_callback=error_callback)
+        if chunksize:
+            items = list(iterable)
+            for index, start in enumerate(range(0, len(items), chunksize)):
+                try:
+                    self._submit(result._job, index, kind, func, items[start:start + chunksize])
+                except Exception as e:
+                    result._set(index, (False, e))
+                    break
+        return result
+
+    def imap(self, func, iterable, chunksize=1):
+        return self._imap(IMapIterator, func, iterable, chunksize)
+
+    def imap_unordered(self, func, iterable, chunksize=1):
+        return self._imap(IMapUnorderedIterator, func, iterable, chunksize)
+
+    def _imap(self, iterator_class, func, iterable, chunksize):
+        self._check_running()
+        if chunksize < 1:
+            raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        result = iterator_class(self)
+        self._feed((result, func, iterable, chunksize))
+        if chunksize == 1:
+            return result
+        return (item for chunk in result for item in chunk)
+
+    def _feed(self, work):
+        if self._feeder is None:
+            self._feed_queue = queue.SimpleQueue()
+            self._feeder = threading.Thread(target=self._handle_feed, name="polypool-tasks", daemon=True)
+            self._feeder.start()
+        self._feed_queue.put(work)
+
+    def _handle_feed(self):
+        """Consume lazy ``imap`` inputs in the background, as CPython's task handler does."""
+        while True:
+            work = self._feed_queue.get()
+            if work is None:
+                return
+            result, func, iterable, chunksize = work
+            index = -1
+            try:
+                it = iter(iterable)
+                while True:
+                    chunk = []
+                    for item in it:
+                        chunk.append(item)
+                        if len(chunk) == chunksize:
+                            break
+                    if not chunk:
+                        break
+                    index += 1
+                    if self._state == TERMINATE:
+                        return
+                    try:
+                        if chunksize == 1:
+                            self._submit(result._job, index, CALL, func, chunk[0])
+                        else:
+                            self._submit(result._job, index, MAP, func, chunk)
+                    except Exception as e:
+                        result._set(index, (False, e))
+            except Exception as e:  # the input iterable raised
+                index += 1
+                result._set(index, (False, e))
+            result._set_length(index + 1)
+
+    # -- results -------------------------------------------------------------
+
+    @staticmethod
+    def _handle_results(engine, cache):
+        while True:
+            batch = engine.takeOutcomes()
+            n = len(batch)
+            if n == 0:
+                break
+            for k in range(0, n, 4):
+                job, index, status, payload = batch[k], batch[k + 1], batch[k + 2], batch[k + 3]
+                if status == _LOST:
+                    outcome = (False, WorkerLostError(payload))
+                else:
+                    try:
+                        outcome = (status == _OK, codec.loads(payload))
+                    except Exception as e:
+                        outcome = (False, e)
+                result = cache.get(job)
+                if result is not None:
+                    try:
+                        result._set(index, outcome)
+                    except Exception:
+                        # a failing callback must not stop the delivery of other results
+                        sys.excepthook(*sys.exc_info())
+        Pool._fail_pending(cache, "the pool was terminated before the task finished")
+
+    @staticmethod
+    def _fail_pending(cache, message):
+        for job, result in list(cache.items()):
+            try:
+                if isinstance(result, MapResult):
+                    while job in cache:
+                        result._set(0, (False, WorkerLostError(message)))
+                elif isinstance(result, IMapIterator):
+                    result._set(result._index, (False, WorkerLostError(message)))
+                    result._set_length(result._index)
+                else:
+                    result._set(0, (False, WorkerLostError(message)))
+            except Exception:
+                cache.pop(job, None)
+
+    # -- life cycle ------------------------------------------------------------
+
+    def close(self):
+        util.debug("closing pool")
+        if self._state == RUN:
+            self._state = CLOSE
+            if self._feeder is not None:
+                self._feed_queue.put(None)
+                self._feeder.join()
+            self._engine.close()
+
+    def terminate(self):
+        util.debug("terminating pool")
+        if self._state == INIT:
+            return
+        self._state = TERMINATE
+        self._terminate()
+
+    @staticmethod
+    def _terminate_pool(engine, cache):
+        engine.terminate()
+
+    def join(self):
+        util.debug("joining pool")
+        if self._state == RUN:
+            raise ValueError("Pool is still running")
+        elif self._state not in (CLOSE, TERMINATE):
+            raise ValueError("In unknown state")
+        if self._feeder is not None:
+            self._feeder.join()
+        self._engine.join(-1)
+        self._result_handler.join()
+
+    def __enter__(self):
+        self._check_running()
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.terminate()
+
+    def __reduce__(self):
+        raise NotImplementedError(
+            "pool objects cannot be passed between processes or pickled")
+
+    def __repr__(self):
+        return (f"<{type(self).__module__}.{type(self).__qualname__} "
+                f"state={self._state} pool_size={getattr(self, '_processes', None)}>")
+
+    def __del__(self, _warn=warnings.warn, RUN=RUN):
+        if getattr(self, "_state", None) == RUN:
+            _warn(f"unclosed running multiprocessing pool {self!r}", ResourceWarning, source=self)

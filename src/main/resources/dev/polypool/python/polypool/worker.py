@@ -1,0 +1,100 @@
+"""A pool worker's side: start-up in a fresh context, and the body of its task loop.
+
+The loop itself is Java's (dev.polypool.engine.Worker): it takes a task, calls the function
+``start`` returned, and sends the text it gets back to the parent.
+"""
+
+import importlib
+import sys
+import traceback
+import types
+
+from polypool import bootstrap, codec
+
+# task kinds; the parent's pool uses the same numbers
+APPLY = 0
+MAP = 1
+STARMAP = 2
+CALL = 3  # one argument, one result: imap with chunksize 1
+
+_functions = {}
+
+
+def _resolve(ref):
+    """Look up a ``module:qualname`` function reference, as unpickling would."""
+    func = _functions.get(ref)
+    if func is None:
+        module_name, qualname = ref.split(":", 1)
+        obj = importlib.import_module(module_name)
+        try:
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            raise AttributeError(f"Can't get attribute {qualname!r} on {sys.modules[module_name]!r}") from None
+        func = _functions[ref] = obj
+    return func
+
+
+def _apply(kind, func, payload):
+    if kind == MAP:
+        return list(map(func, payload))
+    if kind == STARMAP:
+        return [func(*args) for args in payload]
+    if kind == CALL:
+        return func(payload)
+    args, kwds = payload
+    return func(*args, **kwds)
+
+
+def run(kind, ref, text):
+    """Run one task; returns ``'0' + result`` or ``'1' + exception``, both encoded."""
+    try:
+        payload = codec.loads(text)
+        if ref is None:
+            func, payload = payload
+        else:
+            func = _resolve(ref)
+        result = _apply(kind, func, payload)
+    except Exception as e:
+        return "1" + _encode_exception(e)
+    try:
+        return "0" + codec.dumps(result)
+    except Exception as e:
+        from multiprocessing.pool import MaybeEncodingError
+        return "1" + _encode_exception(MaybeEncodingError(e, result))
+
+
+def _encode_exception(exc):
+    from multiprocessing.pool import ExceptionWithTraceback, MaybeEncodingError
+    try:
+        return codec.dumps(ExceptionWithTraceback(exc, exc.__traceback__))
+    except Exception as e:
+        return codec.dumps(MaybeEncodingError(e, exc))
+
+
+def start(name, identity, pid, ppid, setup):
+    """Make this fresh context a worker of the parent that sent ``setup``.
+
+    Gives the context its process identity, rebuilds the parent's ``__main__`` as it was
+    when the pool started, and runs the pool's initializer. Returns ``run``. An initializer
+    that raises is reported on stderr as CPython reports a failed worker, and re-raised.
+    """
+    start_method, sys_path, main_file, main_text, init_text = codec.loads(setup)
+    bootstrap.install_worker(name, identity, pid, ppid, start_method)
+    sys.path[:] = sys_path
+    main = types.ModuleType("__main__")
+    if main_file is not None:
+        main.__file__ = main_file
+    sys.modules["__main__"] = main
+    sys.modules["__mp_main__"] = main
+    codec.load_main(main_text, main)
+    try:
+        initializer, initargs = codec.loads(init_text)
+        if initializer is not None:
+            initializer(*initargs)
+    except BaseException:
+        sys.stderr.write(f"Process {name}:\n")
+        traceback.print_exc()
+        sys.stderr.flush()
+        raise
+    return run
