@@ -171,16 +171,20 @@ public final class WorkerPool {
         outcomes.drainTo(batch, 4095);
         Object[] flat = new Object[batch.size() * 4];
         int n = 0;
+        Outcome end = null;
         for (Outcome o : batch) {
             if (o.jobId() < 0) {
-                // the end marker: put back so later callers see it too
-                outcomes.add(o);
-                break;
+                end = o;
+                continue;
             }
             flat[n++] = o.jobId();
             flat[n++] = o.index();
             flat[n++] = o.success() ? OK : (o.payload() instanceof LostTask ? LOST : RAISED);
             flat[n++] = o.payload() instanceof LostTask lost ? lost.message() : o.payload();
+        }
+        if (end != null) {
+            // the end marker stays last in the queue, so that every later call sees it too
+            outcomes.add(end);
         }
         if (n == flat.length) {
             return flat;

@@ -1,0 +1,46 @@
+package dev.polypool.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+class MainParseTest {
+
+    @Test
+    void scriptGetsArgvLikeCPython() {
+        Main.Invocation inv = Main.parse(new String[] {"-u", "x.py", "-c", "y"});
+        assertEquals("script", inv.mode());
+        assertEquals("x.py", inv.target());
+        assertEquals(List.of("x.py", "-c", "y"), inv.argv());
+    }
+
+    @Test
+    void commandAndModule() {
+        Main.Invocation c = Main.parse(new String[] {"-c", "print(1)", "a"});
+        assertEquals("command", c.mode());
+        assertEquals("print(1)", c.target());
+        assertEquals(List.of("-c", "a"), c.argv());
+        Main.Invocation m = Main.parse(new String[] {"-B", "-m", "unittest", "-v"});
+        assertEquals("module", m.mode());
+        assertEquals("unittest", m.target());
+        assertEquals(List.of("-m", "-v"), m.argv());
+        assertEquals("json.tool", Main.parse(new String[] {"-mjson.tool"}).target());
+    }
+
+    @Test
+    void optionsWithArgumentsAreSkipped() {
+        Main.Invocation inv = Main.parse(new String[] {"-W", "ignore", "-X", "dev", "s.py"});
+        assertEquals("s.py", inv.target());
+    }
+
+    @Test
+    void badCommandLinesAreRejected() {
+        assertEquals("Argument expected for the -c option",
+                assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"-c"})).getMessage());
+        assertEquals("Unknown option: -z",
+                assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"-z", "x.py"})).getMessage());
+    }
+}
