@@ -13,6 +13,7 @@ import org.graalvm.polyglot.Value;
 
 import dev.polypool.bridge.MainContextBridge;
 import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.Trace;
 import dev.polypool.io.ConsoleSink;
 
 /**
@@ -119,6 +120,7 @@ public final class Main {
             return 0;
         }
         PolyglotRuntime runtime;
+        Trace.log("main started");
         try {
             runtime = PolyglotRuntime.get();
         } catch (IllegalStateException e) {
@@ -130,6 +132,7 @@ public final class Main {
         OutputStream out = stdout.newLineStream();
         OutputStream err = stderr.newLineStream();
         MainContextBridge bridge = new MainContextBridge(runtime, inv.argv(), stdout, stderr);
+        Trace.log("engine ready");
         Context context = runtime.newContext(inv.argv(), System.in, out, err, bridge);
         int status;
         try {
@@ -141,7 +144,9 @@ public final class Main {
                 String mode = inv.mode().equals("stdin") ? "command" : inv.mode();
                 String target = inv.mode().equals("stdin") ? new String(System.in.readAllBytes()) : inv.target();
                 Value run = context.eval(Source.create("python", "__import__('polypool.main', fromlist=['run']).run"));
+                Trace.log("main context ready");
                 status = run.execute(mode, target).asInt();
+                Trace.log("program finished");
             }
         } catch (PolyglotException e) {
             if (e.isExit()) {
@@ -155,11 +160,13 @@ public final class Main {
             status = 1;
         } finally {
             bridge.terminateAll();
+            Trace.log("pools terminated");
         }
         try {
             out.flush();
             err.flush();
             context.close(true);
+            Trace.log("main context closed");
         } catch (Exception ignored) {
             // closing a context whose program called os._exit; nothing left to flush
         }

@@ -5,8 +5,10 @@ package dev.polypool.engine;
  *
  * @param jobId   the task's job
  * @param index   the task's index within its job
- * @param success whether {@code payload} holds a result (true) or an exception (false)
- * @param payload the encoded result or exception, decoded by the submitting context
+ * @param status  {@link WorkerPool#OK} (pickled result), {@link WorkerPool#PLAIN} (the result
+ *                itself, a plain value), {@link WorkerPool#RAISED} (pickled exception) or
+ *                {@link WorkerPool#LOST} (the worker died; the payload says how)
+ * @param payload the result or exception, decoded by the submitting context
  */
-public record Outcome(long jobId, int index, boolean success, Object payload) {
+public record Outcome(long jobId, int index, int status, Object payload) {
 }

@@ -10,7 +10,10 @@ package dev.polypool.engine;
  *                 Python side: apply, map chunk, starmap chunk)
  * @param function a {@code "module:qualname"} reference the worker resolves and caches, or
  *                 {@code null} when the function travels inside the payload
- * @param payload  the encoded arguments (see {@code polypool/codec.py})
+ * @param plain    whether {@code payload} is a plain value ({@code null}, {@link Boolean},
+ *                 {@link Integer}, {@link Long}, {@link java.math.BigInteger}, {@link Double}
+ *                 or {@link String}) handed to Python as it is, rather than pickled text
+ * @param payload  the arguments: plain, or pickled (see {@code polypool/codec.py})
  */
-public record Task(long jobId, int index, int kind, String function, Object payload) {
+public record Task(long jobId, int index, int kind, String function, boolean plain, Object payload) {
 }

@@ -73,6 +73,7 @@ final class Worker {
         boolean replace = false;
         Task current = null;
         try {
+            Trace.log("creating context");
             Context c = pool.runtime().newContext(config.argv(), WorkerPool.emptyInput(), out, err, null);
             context = c;
             if (cancelled) {
@@ -88,6 +89,7 @@ final class Worker {
                 }
                 return;
             }
+            Trace.log("ready");
             int limit = config.maxTasksPerWorker();
             int done = 0;
             while (!cancelled) {
@@ -95,9 +97,8 @@ final class Worker {
                 if (current == null) {
                     break;
                 }
-                String encoded = runner.execute(current.kind(), current.function(), current.payload()).asString();
-                // first character: '0' result, '1' exception; the rest is the payload
-                pool.deliver(new Outcome(current.jobId(), current.index(), encoded.charAt(0) == '0', encoded.substring(1)));
+                Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
+                pool.deliver(outcomeOf(current, result));
                 current = null;
                 if (limit > 0 && ++done >= limit) {
                     replace = true;
@@ -110,7 +111,7 @@ final class Worker {
             if (!cancelled) {
                 replace = true;
                 if (current != null) {
-                    pool.deliver(new Outcome(current.jobId(), current.index(), false,
+                    pool.deliver(new Outcome(current.jobId(), current.index(), WorkerPool.LOST,
                             WorkerPool.lostPayload("worker " + name + " died while running the task: " + describe(e))));
                 }
             }
@@ -118,7 +119,7 @@ final class Worker {
             if (!cancelled) {
                 replace = true;
                 if (current != null) {
-                    pool.deliver(new Outcome(current.jobId(), current.index(), false,
+                    pool.deliver(new Outcome(current.jobId(), current.index(), WorkerPool.LOST,
                             WorkerPool.lostPayload("worker " + name + " failed: " + e)));
                 }
             }
@@ -133,9 +134,28 @@ final class Worker {
                     // already closed by cancel()
                 }
             }
+            Trace.log("exited");
             exited.countDown();
             pool.workerExited(this, replace);
         }
+    }
+
+    /**
+     * Turns what {@code polypool.worker.run} returned into an outcome: a string is tagged by
+     * its first character ('0' pickled result, '1' pickled exception, '2' a plain str); any
+     * other value is a plain result (int, float, bool or None).
+     */
+    private static Outcome outcomeOf(Task task, Value result) {
+        if (result.isString()) {
+            String s = result.asString();
+            int status = switch (s.charAt(0)) {
+                case '0' -> WorkerPool.OK;
+                case '1' -> WorkerPool.RAISED;
+                default -> WorkerPool.PLAIN;
+            };
+            return new Outcome(task.jobId(), task.index(), status, s.substring(1));
+        }
+        return new Outcome(task.jobId(), task.index(), WorkerPool.PLAIN, result.isNull() ? null : result.as(Object.class));
     }
 
     private static String describe(PolyglotException e) {

@@ -64,8 +64,10 @@ public final class WorkerPool {
     public static final int RAISED = 1;
     /** Outcome status: the task was lost with its worker; the payload is a message. */
     public static final int LOST = 2;
+    /** Outcome status: the payload is the result itself, a plain value (see {@link Task#plain()}). */
+    public static final int PLAIN = 3;
 
-    private static final Task STOP = new Task(-1, -1, -1, null, null);
+    private static final Task STOP = new Task(-1, -1, -1, null, false, null);
     private static final Object[] NO_OUTCOMES = new Object[0];
 
     /**
@@ -135,19 +137,19 @@ public final class WorkerPool {
     }
 
     /**
-     * Queues a task; never blocks.
+     * Queues a task; never blocks. The arguments are those of {@link Task}.
      *
      * @throws IllegalStateException if the pool was closed or terminated
      */
     @HostAccess.Export
-    public void submit(long jobId, int index, int kind, String function, Object payload) {
-        Task task = new Task(jobId, index, kind, function, payload);
+    public void submit(long jobId, int index, int kind, String function, boolean plain, Object payload) {
+        Task task = new Task(jobId, index, kind, function, plain, payload);
         synchronized (lock) {
             if (state != State.RUNNING) {
                 throw new IllegalStateException("Pool not running");
             }
             if (brokenReason != null) {
-                outcomes.add(new Outcome(jobId, index, false, lostPayload(brokenReason)));
+                outcomes.add(new Outcome(jobId, index, LOST, lostPayload(brokenReason)));
                 return;
             }
             queuedTasks.incrementAndGet();
@@ -179,7 +181,7 @@ public final class WorkerPool {
             }
             flat[n++] = o.jobId();
             flat[n++] = o.index();
-            flat[n++] = o.success() ? OK : (o.payload() instanceof LostTask ? LOST : RAISED);
+            flat[n++] = o.status();
             flat[n++] = o.payload() instanceof LostTask lost ? lost.message() : o.payload();
         }
         if (end != null) {
@@ -293,7 +295,7 @@ public final class WorkerPool {
             for (Task t : pending) {
                 if (t != STOP) {
                     queuedTasks.decrementAndGet();
-                    outcomes.add(new Outcome(t.jobId(), t.index(), false, lostPayload(reason)));
+                    outcomes.add(new Outcome(t.jobId(), t.index(), LOST, lostPayload(reason)));
                 } else {
                     tasks.add(STOP);
                 }
@@ -324,7 +326,7 @@ public final class WorkerPool {
     private void signalEndIfDone() {
         if (!endSignalled && state != State.RUNNING && workers.isEmpty()) {
             endSignalled = true;
-            outcomes.add(new Outcome(-1, -1, false, null));
+            outcomes.add(new Outcome(-1, -1, LOST, null));
         }
     }
 

@@ -30,7 +30,7 @@ import dev.polypool.io.ConsoleSink;
  */
 @Timeout(300)
 class WorkerPoolTest {
-    static final int APPLY = 0, MAP = 1, STARMAP = 2;
+    static final int APPLY = 0, MAP = 1, STARMAP = 2, CALL = 3;
 
     static Context client;
     static Value codec;
@@ -53,7 +53,7 @@ class WorkerPoolTest {
                 def shout(x):
                     print('line', x)
                     return x
-                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main()[0], codec.dumps((None, ()))))
+                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main()[0], {}, codec.dumps((None, ()))))
                 """);
         codec = client.eval("python", "codec");
         setup = client.eval("python", "SETUP").asString();
@@ -96,7 +96,7 @@ class WorkerPoolTest {
         WorkerPool pool = newPool(2, 0);
         try {
             for (int i = 0; i < 20; i++) {
-                pool.submit(1, i, STARMAP, "operator:mul", enc("[(" + i + ", " + i + "), (" + i + ", 2)]"));
+                pool.submit(1, i, STARMAP, "operator:mul", false, enc("[(" + i + ", " + i + "), (" + i + ", 2)]"));
             }
             Map<Integer, Object[]> out = collect(pool, 20);
             for (int i = 0; i < 20; i++) {
@@ -111,16 +111,39 @@ class WorkerPoolTest {
     }
 
     @Test
+    void plainValuesCrossWithoutPickling() throws Exception {
+        WorkerPool pool = newPool(1, 0);
+        try {
+            pool.submit(7, 0, CALL, "math:factorial", true, 20);
+            pool.submit(7, 1, CALL, "builtins:abs", true, -2.5);
+            pool.submit(7, 2, CALL, "builtins:str", true, 42);
+            pool.submit(7, 3, CALL, "builtins:bool", true, null);
+            pool.submit(7, 4, CALL, "builtins:list", true, "ab");
+            Map<Integer, Object[]> out = collect(pool, 5);
+            assertEquals(WorkerPool.PLAIN, out.get(0)[0]);
+            assertEquals(2432902008176640000L, ((Number) out.get(0)[1]).longValue());
+            assertEquals(2.5, out.get(1)[1]);
+            assertEquals("42", out.get(2)[1]);
+            assertEquals(Boolean.FALSE, out.get(3)[1]);
+            // a list is no plain value: it comes back pickled
+            assertEquals(WorkerPool.OK, out.get(4)[0]);
+            assertEquals("b", dec(out.get(4)[1]).getArrayElement(1).asString());
+        } finally {
+            pool.terminate();
+        }
+    }
+
+    @Test
     void taskExceptionComesBackWithTracebackAndPoolStaysUsable() throws Exception {
         WorkerPool pool = newPool(1, 0);
         try {
-            pool.submit(2, 0, MAP, "math:sqrt", enc("[-1.0]"));
+            pool.submit(2, 0, MAP, "math:sqrt", false, enc("[-1.0]"));
             Object[] failed = collect(pool, 1).get(0);
             assertEquals(WorkerPool.RAISED, failed[0]);
             Value exc = dec(failed[1]);
             assertEquals("ValueError", exc.getMetaObject().getMetaSimpleName());
             assertTrue(exc.getMember("__cause__").toString().contains("Traceback"));
-            pool.submit(2, 1, MAP, "math:sqrt", enc("[16.0]"));
+            pool.submit(2, 1, MAP, "math:sqrt", false, enc("[16.0]"));
             assertEquals(4.0, dec(collect(pool, 1).get(1)[1]).getArrayElement(0).asDouble());
         } finally {
             pool.terminate();
@@ -131,11 +154,11 @@ class WorkerPoolTest {
     void workerDeathLosesOnlyItsTaskAndIsReplaced() throws Exception {
         WorkerPool pool = newPool(1, 0);
         try {
-            pool.submit(3, 0, APPLY, "os:_exit", enc("((3,), {})"));
+            pool.submit(3, 0, APPLY, "os:_exit", false, enc("((3,), {})"));
             Object[] lost = collect(pool, 1).get(0);
             assertEquals(WorkerPool.LOST, lost[0]);
             assertTrue(lost[1].toString().contains("died"), lost[1].toString());
-            pool.submit(3, 1, MAP, "math:sqrt", enc("[9.0]"));
+            pool.submit(3, 1, MAP, "math:sqrt", false, enc("[9.0]"));
             assertEquals(3.0, dec(collect(pool, 1).get(1)[1]).getArrayElement(0).asDouble());
         } finally {
             pool.terminate();
@@ -147,7 +170,7 @@ class WorkerPoolTest {
         WorkerPool pool = newPool(2, 1);
         try {
             for (int i = 0; i < 6; i++) {
-                pool.submit(4, i, MAP, "__main__:pid_and_name", enc("[None]"));
+                pool.submit(4, i, MAP, "__main__:pid_and_name", false, enc("[None]"));
             }
             Set<Long> pids = new HashSet<>();
             for (Object[] o : collect(pool, 6).values()) {
@@ -168,22 +191,22 @@ class WorkerPoolTest {
     @Test
     void terminateStopsRunningPythonCode() throws Exception {
         WorkerPool pool = newPool(2, 0);
-        pool.submit(5, 0, MAP, "__main__:spin", enc("[0]"));
-        pool.submit(5, 1, APPLY, "time:sleep", enc("((1000,), {})"));
+        pool.submit(5, 0, MAP, "__main__:spin", false, enc("[0]"));
+        pool.submit(5, 1, APPLY, "time:sleep", false, enc("((1000,), {})"));
         Thread.sleep(3000);
         long t0 = System.nanoTime();
         pool.terminate();
         assertTrue(pool.join(60_000));
         assertTrue(System.nanoTime() - t0 < 60_000_000_000L);
         assertEquals(0, pool.takeOutcomes().length, "a terminated pool ends its outcome stream");
-        assertThrows(IllegalStateException.class, () -> pool.submit(5, 2, MAP, "math:sqrt", enc("[1.0]")));
+        assertThrows(IllegalStateException.class, () -> pool.submit(5, 2, MAP, "math:sqrt", false, enc("[1.0]")));
     }
 
     @Test
     void closeFinishesQueuedTasksAndOutputIsWhole() throws Exception {
         WorkerPool pool = newPool(2, 0);
         for (int i = 0; i < 10; i++) {
-            pool.submit(6, i, MAP, "__main__:shout", enc("[" + i + "]"));
+            pool.submit(6, i, MAP, "__main__:shout", false, enc("[" + i + "]"));
         }
         assertThrows(IllegalStateException.class, () -> pool.join(0));
         pool.close();

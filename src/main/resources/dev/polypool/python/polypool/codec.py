@@ -18,6 +18,7 @@ importable still goes by reference.
 import importlib
 import io
 import marshal
+import os
 import pickle
 import sys
 import types
@@ -35,6 +36,23 @@ def dumps(obj):
 def loads(text):
     """Rebuild an object from the text of ``dumps`` or ``dumps_main``."""
     return pickle.loads(text.encode("latin-1"))
+
+
+_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def is_plain(obj):
+    """Whether ``obj`` crosses as it is, with no pickling: the fast path for tiny tasks.
+
+    Java keeps such a value as a boxed primitive or a ``String`` and GraalPy converts it
+    back to the same Python value in the receiving context. Exact types only (no ``int``
+    or ``str`` subclasses, whose class pickling would preserve), and ints within Java's
+    ``long``.
+    """
+    t = type(obj)
+    if t is int:
+        return _LONG_MIN <= obj <= _LONG_MAX
+    return t is str or t is float or t is bool or obj is None
 
 
 # ---------------------------------------------------------------------------
@@ -169,3 +187,91 @@ def dumps_main():
 def load_main(text, module):
     """Fill ``module`` (the worker's ``__main__``) from the text of ``dumps_main``."""
     module.__dict__.update(loads(text))
+
+
+# ---------------------------------------------------------------------------
+# the program's own modules (fork semantics beyond __main__)
+
+def _library_roots():
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(__file__))}
+    return tuple(os.path.join(os.path.realpath(r), "") for r in roots if r)
+
+
+def _is_program_module(name, module):
+    if name in ("__main__", "__mp_main__") or not isinstance(module, types.ModuleType):
+        return False
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = os.path.realpath(file)
+    return not path.startswith(_library_roots()) and "-packages" + os.sep not in path
+
+
+def dumps_modules():
+    """Snapshot the data globals of the program's own modules, for ``restore_modules``.
+
+    CPython's fork copies every module as the parent left it; a worker here re-imports a
+    module when it needs one, so the values the program changed since the import would be
+    lost. The program's own modules are those loaded from files outside the Python
+    installation and its site-packages. Functions, classes and submodules come back with
+    the re-import and are left out, as is anything that cannot be pickled.
+    Returns ``{module name: text}``.
+    """
+    main_dict = _main_dict()
+    states = {}
+    for name, module in list(sys.modules.items()):
+        if not _is_program_module(name, module):
+            continue
+        values = {}
+        for key, value in list(module.__dict__.items()):
+            if key.startswith("__") and key.endswith("__"):
+                continue
+            if isinstance(value, (types.ModuleType, types.FunctionType, type)) and \
+                    getattr(value, "__module__", name) == name:
+                continue
+            try:
+                _dump_main_value(value, main_dict)
+            except Exception:
+                continue
+            values[key] = value
+        if values:
+            try:
+                states[name] = _dump_main_value(values, main_dict).decode("latin-1")
+            except Exception:
+                pass
+    return states
+
+
+class _ModuleStateRestorer:
+    """A meta path finder: when a snapshotted module is imported, restore its state."""
+
+    def __init__(self, states):
+        self._states = dict(states)
+
+    def find_spec(self, name, path, target=None):
+        state = self._states.pop(name, None)
+        if state is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_and_restore(module):
+            exec_module(module)
+            module.__dict__.update(loads(state))
+
+        loader.exec_module = exec_and_restore
+        return spec
+
+
+def restore_modules(states):
+    """Arrange for each module of ``dumps_modules`` to get its state when imported."""
+    if states:
+        sys.meta_path.insert(0, _ModuleStateRestorer(states))

@@ -24,11 +24,11 @@ from multiprocessing.pool import (ApplyResult, IMapIterator, IMapUnorderedIterat
 
 from polypool import codec
 from polypool._host import host
-from polypool.worker import APPLY, CALL, MAP, STARMAP
+from polypool.worker import APPLY, CALL, MAP, STARCALL, STARMAP
 
 INIT, RUN, CLOSE, TERMINATE = "INIT", "RUN", "CLOSE", "TERMINATE"
 
-_OK, _RAISED, _LOST = 0, 1, 2
+_OK, _RAISED, _LOST, _PLAIN = 0, 1, 2, 3
 
 
 class WorkerLostError(RuntimeError):
@@ -91,7 +91,7 @@ class Pool(mp_pool.Pool):
         main = sys.modules.get("__main__")
         setup = codec.dumps((
             self._ctx.get_start_method(), list(sys.path), getattr(main, "__file__", None),
-            main_text, codec.dumps((initializer, tuple(initargs)))))
+            main_text, codec.dumps_modules(), codec.dumps((initializer, tuple(initargs)))))
         prefix = self._ctx.worker_prefix() if hasattr(self._ctx, "worker_prefix") else "ForkPoolWorker"
         self._engine = host.startPool(processes, maxtasksperchild or 0, prefix, setup)
         self._state = RUN
@@ -121,8 +121,11 @@ class Pool(mp_pool.Pool):
 
     def _submit(self, job, index, kind, func, payload):
         ref = self._ref(func)
-        text = codec.dumps(payload if ref is not None else (func, payload))
-        self._engine.submit(job, index, kind, ref, text)
+        if ref is not None and kind == CALL and codec.is_plain(payload):
+            self._engine.submit(job, index, kind, ref, True, payload)
+        else:
+            text = codec.dumps(payload if ref is not None else (func, payload))
+            self._engine.submit(job, index, kind, ref, False, text)
 
     def apply(self, func, args=(), kwds={}):
         self._check_running()
@@ -132,7 +135,11 @@ class Pool(mp_pool.Pool):
         self._check_running()
         result = ApplyResult(self, callback, error_callback)
         try:
-            self._submit(result._job, 0, APPLY, func, (tuple(args), dict(kwds)))
+            args = tuple(args)
+            if len(args) == 1 and not kwds:
+                self._submit(result._job, 0, CALL, func, args[0])
+            else:
+                self._submit(result._job, 0, APPLY, func, (tuple(args), dict(kwds)))
         except Exception as e:
             result._set(0, (False, e))
         return result
@@ -162,14 +169,25 @@ class Pool(mp_pool.Pool):
         if len(iterable) == 0:
             chunksize = 0
         result = MapResult(self, chunksize, len(iterable), callback, error_callback=error_callback)
-        if chunksize:
+        if chunksize == 0:
+            return result
+        if chunksize == 1:
+            # one item per task, sent without a list around it (the result handler adds it back)
+            single = CALL if kind == MAP else STARCALL
+            tasks = ((single, item) for item in iterable)
+        else:
             items = list(iterable)
-            for index, start in enumerate(range(0, len(items), chunksize)):
-                try:
-                    self._submit(result._job, index, kind, func, items[start:start + chunksize])
-                except Exception as e:
-                    result._set(index, (False, e))
-                    break
+            tasks = ((kind, items[i:i + chunksize]) for i in range(0, len(items), chunksize))
+        chunks = len(iterable) // chunksize + bool(len(iterable) % chunksize)
+        for index, (task_kind, payload) in enumerate(tasks):
+            try:
+                self._submit(result._job, index, task_kind, func, payload)
+            except Exception as e:
+                # CPython fails every chunk that cannot be sent, and the result completes
+                # once every chunk is accounted for: fail the rest without sending them
+                for rest in range(index, chunks):
+                    result._set(rest, (False, e))
+                break
         return result
 
     def imap(self, func, iterable, chunksize=1):
@@ -239,20 +257,25 @@ class Pool(mp_pool.Pool):
                 break
             for k in range(0, n, 4):
                 job, index, status, payload = batch[k], batch[k + 1], batch[k + 2], batch[k + 3]
-                if status == _LOST:
+                result = cache.get(job)
+                if result is None:
+                    continue
+                if status == _PLAIN:
+                    outcome = (True, payload)
+                elif status == _LOST:
                     outcome = (False, WorkerLostError(payload))
                 else:
                     try:
                         outcome = (status == _OK, codec.loads(payload))
                     except Exception as e:
                         outcome = (False, e)
-                result = cache.get(job)
-                if result is not None:
-                    try:
-                        result._set(index, outcome)
-                    except Exception:
-                        # a failing callback must not stop the delivery of other results
-                        sys.excepthook(*sys.exc_info())
+                if outcome[0] and type(result) is MapResult and result._chunksize == 1:
+                    outcome = (True, [outcome[1]])
+                try:
+                    result._set(index, outcome)
+                except Exception:
+                    # a failing callback must not stop the delivery of other results
+                    sys.excepthook(*sys.exc_info())
         Pool._fail_pending(cache, "the pool was terminated before the task finished")
 
     @staticmethod

@@ -15,7 +15,8 @@ from polypool import bootstrap, codec
 APPLY = 0
 MAP = 1
 STARMAP = 2
-CALL = 3  # one argument, one result: imap with chunksize 1
+CALL = 3  # one argument, one result: apply with one argument, map with chunksize 1
+STARCALL = 4  # one argument tuple, one result: starmap with chunksize 1
 
 _functions = {}
 
@@ -42,14 +43,22 @@ def _apply(kind, func, payload):
         return [func(*args) for args in payload]
     if kind == CALL:
         return func(payload)
+    if kind == STARCALL:
+        return func(*payload)
     args, kwds = payload
     return func(*args, **kwds)
 
 
-def run(kind, ref, text):
-    """Run one task; returns ``'0' + result`` or ``'1' + exception``, both encoded."""
+def run(kind, ref, plain, payload):
+    """Run one task.
+
+    ``payload`` is the argument itself when ``plain``, else pickled text. Returns a plain
+    result as it is (int, float, bool, None), ``'2' + result`` for a str result,
+    ``'0' + pickled result`` for any other, and ``'1' + pickled exception`` on failure.
+    """
     try:
-        payload = codec.loads(text)
+        if not plain:
+            payload = codec.loads(payload)
         if ref is None:
             func, payload = payload
         else:
@@ -57,6 +66,8 @@ def run(kind, ref, text):
         result = _apply(kind, func, payload)
     except Exception as e:
         return "1" + _encode_exception(e)
+    if codec.is_plain(result):
+        return "2" + result if type(result) is str else result
     try:
         return "0" + codec.dumps(result)
     except Exception as e:
@@ -79,9 +90,10 @@ def start(name, identity, pid, ppid, setup):
     when the pool started, and runs the pool's initializer. Returns ``run``. An initializer
     that raises is reported on stderr as CPython reports a failed worker, and re-raised.
     """
-    start_method, sys_path, main_file, main_text, init_text = codec.loads(setup)
+    start_method, sys_path, main_file, main_text, module_states, init_text = codec.loads(setup)
     bootstrap.install_worker(name, identity, pid, ppid, start_method)
     sys.path[:] = sys_path
+    codec.restore_modules(module_states)
     main = types.ModuleType("__main__")
     if main_file is not None:
         main.__file__ = main_file
