@@ -8,6 +8,7 @@ import org.graalvm.polyglot.HostAccess;
 
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessIds;
+import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
 import dev.polypool.io.ConsoleSink;
 
@@ -24,13 +25,20 @@ public final class MainContextBridge {
     private final List<String> argv;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
+    private final WarmContexts warm;
     private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
 
-    public MainContextBridge(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr) {
+    /**
+     * @param warm where pools take worker contexts from; null to create each worker's
+     *             context when the worker starts
+     */
+    public MainContextBridge(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr,
+                             WarmContexts warm) {
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
+        this.warm = warm;
     }
 
     /**
@@ -42,7 +50,7 @@ public final class MainContextBridge {
     @HostAccess.Export
     public WorkerPool startPool(int processes, int maxTasksPerWorker, String namePrefix, String setup) {
         WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(
-                processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr));
+                processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr, warm));
         pools.add(pool);
         return pool;
     }
@@ -53,11 +61,17 @@ public final class MainContextBridge {
         return ProcessIds.nextIdentity();
     }
 
-    /** Terminates every pool this context started; blocks until their workers have exited. */
+    /**
+     * Terminates every pool this context started and closes the warm contexts; blocks until
+     * the pools' workers have exited.
+     */
     public void terminateAll() {
         for (WorkerPool pool : pools) {
             pool.terminate();
         }
         pools.clear();
+        if (warm != null) {
+            warm.close();
+        }
     }
 }

@@ -14,6 +14,7 @@ import org.graalvm.polyglot.Value;
 import dev.polypool.bridge.MainContextBridge;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.Trace;
+import dev.polypool.engine.WarmContexts;
 import dev.polypool.io.ConsoleSink;
 
 /**
@@ -101,6 +102,22 @@ public final class Main {
         return new Invocation("stdin", "-", List.of(""));
     }
 
+    /**
+     * How many worker contexts to warm up ahead of need: {@code POLYPOOL_WARM_CONTEXTS}, else
+     * the number of processors (what {@code Pool()} starts).
+     */
+    static int warmContextCount() {
+        String v = System.getenv("POLYPOOL_WARM_CONTEXTS");
+        if (v != null && !v.isBlank()) {
+            try {
+                return Math.max(0, Integer.parseInt(v.trim()));
+            } catch (NumberFormatException e) {
+                System.err.println("polypool: ignoring POLYPOOL_WARM_CONTEXTS=" + v + ": not a number");
+            }
+        }
+        return Runtime.getRuntime().availableProcessors();
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -131,7 +148,9 @@ public final class Main {
         ConsoleSink stderr = ConsoleSink.stderr();
         OutputStream out = stdout.newLineStream();
         OutputStream err = stderr.newLineStream();
-        MainContextBridge bridge = new MainContextBridge(runtime, inv.argv(), stdout, stderr);
+        // worker contexts warm up while the main context starts: most scripts make a pool
+        WarmContexts warm = new WarmContexts(runtime, inv.argv(), stdout, stderr, warmContextCount());
+        MainContextBridge bridge = new MainContextBridge(runtime, inv.argv(), stdout, stderr, warm);
         Trace.log("engine ready");
         Context context = runtime.newContext(inv.argv(), System.in, out, err, bridge);
         int status;

@@ -6,7 +6,6 @@ import java.util.concurrent.CountDownLatch;
 
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.PolyglotException;
-import org.graalvm.polyglot.Source;
 import org.graalvm.polyglot.Value;
 
 /**
@@ -18,9 +17,6 @@ import org.graalvm.polyglot.Value;
  * threads only {@linkplain #cancel() cancel} it.
  */
 final class Worker {
-    private static final Source START = Source.create("python",
-            "__import__('polypool.worker', fromlist=['start']).start");
-
     private final WorkerPool pool;
     private final String name;
     private final int identity;
@@ -68,20 +64,30 @@ final class Worker {
 
     private void run() {
         WorkerPool.Config config = pool.config();
-        OutputStream out = WorkerPool.lineStream(config.stdout());
-        OutputStream err = WorkerPool.lineStream(config.stderr());
+        OutputStream out = null;
+        OutputStream err = null;
         boolean replace = false;
         Task current = null;
         try {
-            Trace.log("creating context");
-            Context c = pool.runtime().newContext(config.argv(), WorkerPool.emptyInput(), out, err, null);
-            context = c;
+            WarmContexts.Prepared prepared;
+            try {
+                prepared = config.warm() != null ? config.warm().take()
+                        : WarmContexts.prepare(pool.runtime(), config.argv(), config.stdout(), config.stderr());
+            } catch (PolyglotException e) {
+                if (!cancelled) {
+                    pool.markBroken("worker " + name + " failed to start: " + describe(e));
+                }
+                return;
+            }
+            out = prepared.out();
+            err = prepared.err();
+            context = prepared.context();
             if (cancelled) {
                 return;
             }
             Value runner;
             try {
-                runner = c.eval(START).execute(name, identity, ProcessIds.pidFor(identity),
+                runner = prepared.start().execute(name, identity, ProcessIds.pidFor(identity),
                         ProcessIds.parentPid(), config.setup());
             } catch (PolyglotException e) {
                 if (!cancelled) {
@@ -124,8 +130,10 @@ final class Worker {
                 }
             }
         } finally {
-            flushQuietly(out);
-            flushQuietly(err);
+            if (out != null) {
+                flushQuietly(out);
+                flushQuietly(err);
+            }
             Context c = context;
             if (c != null) {
                 try {

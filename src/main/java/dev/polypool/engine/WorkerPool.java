@@ -23,8 +23,6 @@ package dev.polypool.engine;
  * them, so no context is ever entered by a thread other than its owner, except to cancel it.
  */
 
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -81,9 +79,11 @@ public final class WorkerPool {
      *                           ({@code polypool.worker.start}): the parent's state to carry over
      * @param stdout             where workers' standard output goes
      * @param stderr             where workers' standard error goes
+     * @param warm               where workers take their contexts from; null to create each
+     *                           in its worker's thread
      */
     public record Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
-                         Object setup, ConsoleSink stdout, ConsoleSink stderr) {
+                         Object setup, ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm) {
         public Config {
             if (processes < 1) {
                 throw new IllegalArgumentException("processes must be at least 1");
@@ -338,12 +338,4 @@ public final class WorkerPool {
     record LostTask(String message) {
     }
 
-    /** Standard input of a worker: empty, as a pool worker's stdin is in CPython. */
-    static InputStream emptyInput() {
-        return InputStream.nullInputStream();
-    }
-
-    static OutputStream lineStream(ConsoleSink sink) {
-        return sink.newLineStream();
-    }
 }

@@ -75,7 +75,7 @@ class WorkerPoolTest {
     static WorkerPool newPool(int processes, int maxTasks) {
         ConsoleSink sink = new ConsoleSink(workerOut);
         return new WorkerPool(PolyglotRuntime.get(),
-                new WorkerPool.Config(processes, maxTasks, "ForkPoolWorker", List.of(""), setup, sink, sink));
+                new WorkerPool.Config(processes, maxTasks, "ForkPoolWorker", List.of(""), setup, sink, sink, null));
     }
 
     /** Takes outcomes until {@code n} arrived; returns them by index as [status, payload]. */

@@ -1,0 +1,2 @@
+from multiprocessing import Pool
+print(Pool(2).map(abs, [-1, -2]))

@@ -1,0 +1,151 @@
+package dev.polypool.engine;
+
+import java.io.OutputStream;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Objects;
+
+import org.graalvm.polyglot.Context;
+import org.graalvm.polyglot.Source;
+import org.graalvm.polyglot.Value;
+
+import dev.polypool.io.ConsoleSink;
+
+/**
+ * Worker contexts created ahead of need, so that starting a pool, or replacing a retired
+ * worker, does not wait for GraalPy to initialise a context (0.1-0.7 s each on a warm engine,
+ * seconds on a cold one).
+ *
+ * <p>A warm context has run GraalPy's initialisation and imported polypool's worker module,
+ * but has no identity yet: {@link Prepared#start()} gives it one. The supply keeps up to
+ * {@code target} contexts ready or in the making, creating them on daemon threads, and makes
+ * a new one whenever one is taken.
+ *
+ * <p>Thread-safe.
+ */
+public final class WarmContexts {
+    private static final Source WORKER_START = Source.create("python",
+            "__import__('polypool.worker', fromlist=['start']).start");
+
+    /**
+     * A context ready to become a worker.
+     *
+     * @param context the context, not entered by any thread
+     * @param out     its standard output stream
+     * @param err     its standard error stream
+     * @param start   {@code polypool.worker.start}, to be called by the owning thread
+     */
+    public record Prepared(Context context, OutputStream out, OutputStream err, Value start) {
+    }
+
+    private final PolyglotRuntime runtime;
+    private final List<String> argv;
+    private final ConsoleSink stdout;
+    private final ConsoleSink stderr;
+    private final int target;
+    private final Deque<Prepared> ready = new ArrayDeque<>();
+    private int inFlight;
+    private boolean closed;
+
+    /**
+     * Starts creating {@code target} contexts in the background; returns at once.
+     *
+     * @param argv {@code sys.argv} of every context
+     */
+    public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target) {
+        this.runtime = Objects.requireNonNull(runtime);
+        this.argv = List.copyOf(argv);
+        this.stdout = Objects.requireNonNull(stdout);
+        this.stderr = Objects.requireNonNull(stderr);
+        if (target < 0) {
+            throw new IllegalArgumentException("target must be >= 0");
+        }
+        this.target = target;
+        synchronized (this) {
+            refill();
+        }
+    }
+
+    /**
+     * Creates a worker context in the calling thread, without the supply.
+     *
+     * @throws org.graalvm.polyglot.PolyglotException if GraalPy fails to initialise it
+     */
+    public static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr) {
+        OutputStream out = stdout.newLineStream();
+        OutputStream err = stderr.newLineStream();
+        Context context = runtime.newContext(argv, java.io.InputStream.nullInputStream(), out, err, null);
+        try {
+            Value start = context.eval(WORKER_START);
+            return new Prepared(context, out, err, start);
+        } catch (RuntimeException e) {
+            context.close(true);
+            throw e;
+        }
+    }
+
+    /**
+     * Returns a warm context: a ready one at once, else the next one being made (blocking
+     * until it is), else one made in the calling thread. Then starts making a replacement.
+     *
+     * @throws InterruptedException if interrupted while waiting for a context in the making
+     */
+    public Prepared take() throws InterruptedException {
+        synchronized (this) {
+            while (ready.isEmpty() && inFlight > 0 && !closed) {
+                wait();
+            }
+            Prepared p = ready.pollFirst();
+            if (p != null) {
+                refill();
+                return p;
+            }
+        }
+        return prepare(runtime, argv, stdout, stderr);
+    }
+
+    /** Stops making contexts and closes the ready ones. */
+    public void close() {
+        List<Prepared> toClose;
+        synchronized (this) {
+            closed = true;
+            toClose = List.copyOf(ready);
+            ready.clear();
+            notifyAll();
+        }
+        for (Prepared p : toClose) {
+            p.context().close(true);
+        }
+    }
+
+    // holds the monitor
+    private void refill() {
+        while (!closed && ready.size() + inFlight < target) {
+            inFlight++;
+            Thread.ofPlatform().name("polypool-warm-context").daemon(true).start(this::makeOne);
+        }
+    }
+
+    private void makeOne() {
+        Prepared p = null;
+        try {
+            Trace.log("warming a context");
+            p = prepare(runtime, argv, stdout, stderr);
+            Trace.log("warm context ready");
+        } catch (RuntimeException e) {
+            Trace.log("warming failed: " + e);
+        }
+        synchronized (this) {
+            inFlight--;
+            if (p != null && !closed) {
+                ready.addLast(p);
+                p = null;
+            }
+            notifyAll();
+        }
+        if (p != null) {
+            p.context().close(true);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package dev.polypool.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import dev.polypool.io.ConsoleSink;
+
+@Timeout(300)
+class WarmContextsTest {
+
+    @Test
+    void takenContextsAreReadyWorkersAndAreReplaced() throws Exception {
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        ConsoleSink sink = new ConsoleSink(printed);
+        WarmContexts warm = new WarmContexts(PolyglotRuntime.get(), List.of("prog.py", "arg"), sink, sink, 1);
+        try {
+            WarmContexts.Prepared first = warm.take();
+            WarmContexts.Prepared second = warm.take();
+            assertNotSame(first.context(), second.context());
+            for (WarmContexts.Prepared p : List.of(first, second)) {
+                assertTrue(p.start().canExecute());
+                // the context's sys.argv is the program's, and its output goes to the sink
+                p.context().eval("python", "import sys; print('argv', sys.argv)");
+                p.out().flush();
+                p.context().close();
+            }
+            assertEquals("argv ['prog.py', 'arg']\nargv ['prog.py', 'arg']\n", printed.toString());
+        } finally {
+            warm.close();
+        }
+    }
+}
