@@ -13,6 +13,8 @@ import org.graalvm.polyglot.HostAccess;
 import org.graalvm.polyglot.Value;
 import org.graalvm.polyglot.io.IOAccess;
 
+import dev.polypool.sync.SyncServices;
+
 /**
  * The process-wide polyglot {@link Engine} and the factory of every GraalPy context polypool
  * creates: the main script's context and each worker's.
@@ -118,6 +120,7 @@ public final class PolyglotRuntime {
         Context context = b.build();
         // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
         Value bindings = context.getPolyglotBindings();
+        bindings.putMember("polypool.sync", SyncServices.get());
         if (bridge != null) {
             bindings.putMember("polypool", bridge);
         }

@@ -46,6 +46,22 @@ class EngineContext(mp_context.BaseContext):
     def worker_prefix(self):
         return _WORKER_PREFIX[self._name]
 
+    # multiprocessing.synchronize creates its SemLocks through these (a GraalPy hook)
+    def _SemLock(self, kind, value, maxvalue, name, unlink):
+        from polypool.sync import SemLock
+        return SemLock(kind, value, maxvalue, name, unlink)
+
+    def _SemLock_rebuild(self, *args):
+        from polypool.sync import SemLock
+        return SemLock._rebuild(*args)
+
+    def _sem_unlink(self, name):
+        from polypool.sync import sem_unlink
+        sem_unlink(name)
+
+    def _get_id(self):
+        return os.getpid()
+
 
 def _get_all_start_methods(self):
     return list(START_METHODS)

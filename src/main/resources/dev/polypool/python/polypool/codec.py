@@ -128,14 +128,37 @@ def _reduce_class(cls):
             attrs, None, None, _set_class_state)
 
 
+def _rebuild_semlock(cls, handle, kind, maxvalue, state):
+    from polypool.sync import SemLock
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    obj._semlock = SemLock._rebuild(handle, kind, maxvalue, None)
+    obj._make_methods()
+    return obj
+
+
+def _reduce_semlock(obj):
+    sl = obj._semlock
+    state = {k: v for k, v in obj.__dict__.items() if k not in ("_semlock", "acquire", "release")}
+    return _rebuild_semlock, (type(obj), sl.handle, sl.kind, sl.maxvalue, state)
+
+
 class _MainPickler(ForkingPickler):
-    """Pickles what ``__main__`` defines by value, everything else as usual."""
+    """Pickles what ``__main__`` defines by value, everything else as usual.
+
+    It also carries what a forked child inherits rather than receives: ``multiprocessing``
+    locks, semaphores, conditions and events go across as the same shared objects, as
+    they do with CPython's fork (CPython refuses to pickle them for a task).
+    """
 
     def __init__(self, file, main_dict):
         super().__init__(file, _PROTOCOL)
         self._main_dict = main_dict
 
     def reducer_override(self, obj):
+        synchronize = sys.modules.get("multiprocessing.synchronize")
+        if synchronize is not None and isinstance(obj, synchronize.SemLock):
+            return _reduce_semlock(obj)
         if isinstance(obj, types.FunctionType) and obj.__globals__ is self._main_dict:
             return _reduce_function(obj)
         if isinstance(obj, type) and obj.__module__ == "__main__" and type(obj) is type:
@@ -147,10 +170,26 @@ class _MainPickler(ForkingPickler):
         return NotImplemented
 
 
+class _Inheriting:
+    """Stands for a child being started, so that ``assert_spawning`` lets objects through."""
+
+
 def _dump_main_value(value, main_dict):
+    from multiprocessing import context
     buf = io.BytesIO()
-    _MainPickler(buf, main_dict).dump(value)
+    previous = context.get_spawning_popen()
+    context.set_spawning_popen(_Inheriting())
+    try:
+        _MainPickler(buf, main_dict).dump(value)
+    finally:
+        context.set_spawning_popen(previous)
     return buf.getvalue()
+
+
+def dumps_inherited(obj):
+    """Pickle what a forked child would inherit (a pool's initializer and its arguments):
+    as ``dumps_main`` pickles ``__main__``, with locks shared rather than refused."""
+    return _dump_main_value(obj, _main_dict()).decode("latin-1")
 
 
 # names that belong to the module object, not to the program

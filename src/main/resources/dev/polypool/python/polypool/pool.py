@@ -91,7 +91,7 @@ class Pool(mp_pool.Pool):
         main = sys.modules.get("__main__")
         setup = codec.dumps((
             self._ctx.get_start_method(), list(sys.path), getattr(main, "__file__", None),
-            main_text, codec.dumps_modules(), codec.dumps((initializer, tuple(initargs)))))
+            main_text, codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs)))))
         prefix = self._ctx.worker_prefix() if hasattr(self._ctx, "worker_prefix") else "ForkPoolWorker"
         self._engine = host.startPool(processes, maxtasksperchild or 0, prefix, setup)
         self._state = RUN

@@ -1,0 +1,59 @@
+package dev.polypool.sync;
+
+import java.lang.ref.WeakReference;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.graalvm.polyglot.HostAccess;
+
+/**
+ * Creates the shared synchronisation objects behind {@code multiprocessing}'s locks and
+ * finds them again by handle when a lock is unpickled in another context. Published to
+ * every context as {@code polyglot.import_value("polypool.sync")}.
+ *
+ * <p>The registry holds objects weakly: a lock lives as long as some context holds it.
+ * Thread-safe.
+ */
+public final class SyncServices {
+    /** CPython's {@code SEM_VALUE_MAX} on Linux. */
+    public static final int SEM_VALUE_MAX = Integer.MAX_VALUE;
+
+    private static final SyncServices INSTANCE = new SyncServices();
+
+    private final AtomicLong nextHandle = new AtomicLong();
+    private final Map<Long, WeakReference<SharedSemaphore>> semaphores = new ConcurrentHashMap<>();
+
+    private SyncServices() {
+    }
+
+    public static SyncServices get() {
+        return INSTANCE;
+    }
+
+    /**
+     * A new semaphore or recursive mutex.
+     *
+     * @throws IllegalArgumentException for an unknown kind or a value outside [0, maxValue]
+     */
+    @HostAccess.Export
+    public SharedSemaphore newSemaphore(int kind, int value, int maxValue) {
+        if (value < 0 || value > maxValue) {
+            throw new IllegalArgumentException("invalid value");
+        }
+        long handle = nextHandle.incrementAndGet();
+        SharedSemaphore s = new SharedSemaphore(handle, kind, value, maxValue);
+        if (handle % 1024 == 0) {
+            semaphores.values().removeIf(ref -> ref.get() == null);
+        }
+        semaphores.put(s.handle(), new WeakReference<>(s));
+        return s;
+    }
+
+    /** The semaphore with this handle, or null if no context holds it any more. */
+    @HostAccess.Export
+    public SharedSemaphore lookup(long handle) {
+        WeakReference<SharedSemaphore> ref = semaphores.get(handle);
+        return ref == null ? null : ref.get();
+    }
+}

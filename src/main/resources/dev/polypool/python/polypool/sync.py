@@ -1,0 +1,102 @@
+"""``_multiprocessing.SemLock`` on shared Java objects (dev.polypool.sync).
+
+``multiprocessing.synchronize`` builds ``Lock``, ``RLock``, ``Semaphore``,
+``BoundedSemaphore``, ``Condition``, ``Event`` and ``Barrier`` on this class, so they all
+become objects shared by every context they reach, instead of POSIX semaphores (which
+GraalPy's Java POSIX layer does not provide). Unpickling a lock in another context finds
+the same Java object through its handle.
+"""
+
+import threading
+import time
+
+import polyglot
+
+_services = polyglot.import_value("polypool.sync")
+
+# a blocking acquire waits in slices, so that signals and context cancellation get through
+_WAIT_SLICE = 0.1
+
+
+class SemLock:
+    """The interface of CPython's ``_multiprocessing.SemLock``."""
+
+    SEM_VALUE_MAX = 2**31 - 1
+
+    def __init__(self, kind, value, maxvalue, name=None, unlink=True):
+        if kind not in (0, 1):
+            raise ValueError("unrecognized kind")
+        if value < 0 or value > self.SEM_VALUE_MAX:
+            raise ValueError("invalid value")
+        self._init(_services.newSemaphore(kind, value, max(maxvalue, value)), kind, maxvalue)
+
+    def _init(self, shared, kind, maxvalue):
+        self._shared = shared
+        self.kind = kind
+        self.maxvalue = maxvalue
+        self.name = None
+        self.handle = shared.handle()
+        self._held = 0  # units this object took and has not released (CPython's count)
+
+    @classmethod
+    def _rebuild(cls, handle, kind, maxvalue, name):
+        shared = _services.lookup(handle)
+        if shared is None:
+            raise FileNotFoundError(f"the lock with handle {handle} no longer exists")
+        self = cls.__new__(cls)
+        self._init(shared, kind, maxvalue)
+        return self
+
+    def acquire(self, block=True, timeout=None):
+        shared = self._shared
+        if not block:
+            got = shared.acquire(0.0)
+        elif timeout is None:
+            got = shared.acquire(_WAIT_SLICE)
+            while not got:
+                got = shared.acquire(_WAIT_SLICE)
+        else:
+            deadline = time.monotonic() + max(timeout, 0.0)
+            got = shared.acquire(min(_WAIT_SLICE, max(timeout, 0.0)))
+            while not got:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                got = shared.acquire(min(_WAIT_SLICE, left))
+        if got:
+            self._held += 1
+        return got
+
+    def release(self):
+        status = self._shared.release()
+        if status == 1:
+            raise AssertionError("attempt to release recursive lock not owned by thread")
+        if status == 2:
+            raise ValueError("semaphore or lock released too many times")
+        if self._held > 0:
+            self._held -= 1
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *args):
+        self.release()
+
+    def _count(self):
+        return self._shared.heldByCaller() if self.kind == 0 else self._held
+
+    def _is_mine(self):
+        return self._shared.heldByCaller() > 0 if self.kind == 0 else self._held > 0
+
+    def _get_value(self):
+        return self._shared.value()
+
+    def _is_zero(self):
+        return self._shared.value() == 0
+
+    def _after_fork(self):
+        self._held = 0
+
+
+def sem_unlink(name):
+    """Named semaphores do not exist here: every SemLock is unnamed."""
