@@ -158,6 +158,33 @@ public final class WorkerPool {
     }
 
     /**
+     * Removes the queued tasks of job {@code jobId} before any worker takes them; never blocks.
+     *
+     * @return whether any task was removed (false if all were taken or the job is unknown)
+     */
+    @HostAccess.Export
+    public boolean withdraw(long jobId) {
+        synchronized (lock) {
+            int before = tasks.size();
+            tasks.removeIf(t -> t.jobId() == jobId && t != STOP);
+            int removed = before - tasks.size();
+            queuedTasks.addAndGet(-removed);
+            return removed > 0;
+        }
+    }
+
+    /** Whether a task of job {@code jobId} still waits in the queue for a worker. */
+    @HostAccess.Export
+    public boolean isQueued(long jobId) {
+        for (Task t : tasks) {
+            if (t.jobId() == jobId && t != STOP) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Waits for outcomes and returns them flattened as
      * {@code [jobId, index, status, payload, jobId, index, ...]}. Blocks until at least one
      * outcome is ready or the pool has ended; returns an empty array once the pool has ended

@@ -29,7 +29,9 @@ class WarmContextsTest {
                 // the context's sys.argv is the program's, and its output goes to the sink
                 p.context().eval("python", "import sys; print('argv', sys.argv)");
                 p.out().flush();
-                p.context().close();
+                // cancel, as a worker does: a context made on one thread and used on another
+                // must not wait in Python's shutdown for the thread that made it
+                p.context().close(true);
             }
             assertEquals("argv ['prog.py', 'arg']\nargv ['prog.py', 'arg']\n", printed.toString());
         } finally {

@@ -53,7 +53,7 @@ class WorkerPoolTest {
                 def shout(x):
                     print('line', x)
                     return x
-                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main()[0], {}, codec.dumps((None, ()))))
+                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main()[0], {}, codec.dumps((None, ())), 'pool'))
                 """);
         codec = client.eval("python", "codec");
         setup = client.eval("python", "SETUP").asString();
@@ -183,6 +183,34 @@ class WorkerPoolTest {
             }
             // one task per worker: six tasks need six workers
             assertEquals(6, pids.size());
+        } finally {
+            pool.terminate();
+        }
+    }
+
+    @Test
+    void queuedTasksCanBeWithdrawnUntilAWorkerTakesThem() throws Exception {
+        WorkerPool pool = newPool(1, 0);
+        try {
+            pool.submit(8, 0, APPLY, "time:sleep", false, enc("((1.0,), {})"));
+            pool.submit(9, 0, MAP, "math:sqrt", false, enc("[4.0]"));
+            assertTrue(pool.isQueued(9));
+            assertTrue(pool.withdraw(9));
+            assertFalse(pool.isQueued(9));
+            assertFalse(pool.withdraw(9), "nothing left to withdraw");
+            pool.submit(10, 0, MAP, "math:sqrt", false, enc("[9.0]"));
+            Object[] first = pool.takeOutcomes();
+            List<Object> jobs = new ArrayList<>();
+            for (int k = 0; k < first.length; k += 4) {
+                jobs.add(first[k]);
+            }
+            while (jobs.size() < 2) {
+                Object[] more = pool.takeOutcomes();
+                for (int k = 0; k < more.length; k += 4) {
+                    jobs.add(more[k]);
+                }
+            }
+            assertEquals(List.of(8L, 10L), jobs, "the withdrawn task never ran");
         } finally {
             pool.terminate();
         }

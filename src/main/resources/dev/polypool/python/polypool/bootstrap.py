@@ -17,6 +17,7 @@ import multiprocessing.context as mp_context
 import multiprocessing.pool as mp_pool
 import multiprocessing.process as mp_process
 
+from polypool import hooks
 from polypool._host import host
 
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -79,11 +80,18 @@ def _pool_new(cls, *args, **kwargs):
 _StdPool = mp_pool.Pool
 
 
+def _use_engine_executor(_module):
+    if "polypool.futures" not in sys.modules:
+        import polypool.futures  # noqa: F401 -- installs itself into concurrent.futures
+
+
 def _install_common():
     global _installed
     if _installed:
         return
     _installed = True
+    # concurrent.futures loads its process pool lazily; replace it when it is loaded
+    hooks.on_import("concurrent.futures.process", _use_engine_executor)
     contexts = {name: EngineContext(name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context

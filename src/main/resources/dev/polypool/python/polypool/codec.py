@@ -281,36 +281,8 @@ def dumps_modules():
     return states
 
 
-class _ModuleStateRestorer:
-    """A meta path finder: when a snapshotted module is imported, restore its state."""
-
-    def __init__(self, states):
-        self._states = dict(states)
-
-    def find_spec(self, name, path, target=None):
-        state = self._states.pop(name, None)
-        if state is None:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_and_restore(module):
-            exec_module(module)
-            module.__dict__.update(loads(state))
-
-        loader.exec_module = exec_and_restore
-        return spec
-
-
 def restore_modules(states):
     """Arrange for each module of ``dumps_modules`` to get its state when imported."""
-    if states:
-        sys.meta_path.insert(0, _ModuleStateRestorer(states))
+    from polypool.hooks import on_import
+    for name, state in states.items():
+        on_import(name, lambda module, state=state: module.__dict__.update(loads(state)))

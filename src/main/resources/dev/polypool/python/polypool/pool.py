@@ -14,7 +14,6 @@ import os
 import queue
 import sys
 import threading
-import types
 import warnings
 
 import multiprocessing.pool as mp_pool
@@ -22,39 +21,14 @@ from multiprocessing import util
 from multiprocessing.pool import (ApplyResult, IMapIterator, IMapUnorderedIterator,
                                   MapResult)
 
-from polypool import codec
-from polypool._host import host
-from polypool.worker import APPLY, CALL, MAP, STARCALL, STARMAP
+from polypool import tasks
+from polypool.tasks import APPLY, CALL, MAP, STARCALL, STARMAP
 
 INIT, RUN, CLOSE, TERMINATE = "INIT", "RUN", "CLOSE", "TERMINATE"
-
-_OK, _RAISED, _LOST, _PLAIN = 0, 1, 2, 3
 
 
 class WorkerLostError(RuntimeError):
     """A task's worker died before the task finished, or the pool was terminated."""
-
-
-def _function_ref(func):
-    """``"module:qualname"`` when unpickling by reference would find ``func``, else None."""
-    if not isinstance(func, (types.FunctionType, types.BuiltinFunctionType)):
-        return None
-    module_name = getattr(func, "__module__", None)
-    qualname = getattr(func, "__qualname__", None)
-    if not module_name or not qualname or "<" in qualname:
-        return None
-    module = sys.modules.get(module_name)
-    obj = module
-    try:
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except AttributeError:
-        return None
-    if obj is not func:
-        return None
-    if module_name == "__mp_main__":
-        module_name = "__main__"
-    return f"{module_name}:{qualname}"
 
 
 class Pool(mp_pool.Pool):
@@ -66,11 +40,8 @@ class Pool(mp_pool.Pool):
                  maxtasksperchild=None, context=None):
         self._state = INIT
         self._engine = None
-        if host is None:
-            raise AssertionError("daemonic processes are not allowed to have children")
         self._ctx = context or mp_pool.get_context()
         self._cache = {}
-        self._refs = {}
         self._feeder = None
         self._feed_queue = None
         if processes is None:
@@ -87,13 +58,10 @@ class Pool(mp_pool.Pool):
         self._initargs = initargs
         self._maxtasksperchild = maxtasksperchild
 
-        main_text, _skipped = codec.dumps_main()
-        main = sys.modules.get("__main__")
-        setup = codec.dumps((
-            self._ctx.get_start_method(), list(sys.path), getattr(main, "__file__", None),
-            main_text, codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs)))))
         prefix = self._ctx.worker_prefix() if hasattr(self._ctx, "worker_prefix") else "ForkPoolWorker"
-        self._engine = host.startPool(processes, maxtasksperchild or 0, prefix, setup)
+        self._engine = tasks.start_engine(processes, maxtasksperchild, prefix, self._ctx.get_start_method(),
+                                          initializer, initargs, tasks.POOL_ERRORS)
+        self._sender = tasks.Sender(self._engine)
         self._state = RUN
         self._result_handler = threading.Thread(
             target=Pool._handle_results, args=(self._engine, self._cache),
@@ -108,24 +76,8 @@ class Pool(mp_pool.Pool):
         if self._state != RUN:
             raise ValueError("Pool not running")
 
-    def _ref(self, func):
-        try:
-            return self._refs[func]
-        except (KeyError, TypeError):
-            ref = _function_ref(func)
-            try:
-                self._refs[func] = ref
-            except TypeError:
-                pass
-            return ref
-
     def _submit(self, job, index, kind, func, payload):
-        ref = self._ref(func)
-        if ref is not None and kind == CALL and codec.is_plain(payload):
-            self._engine.submit(job, index, kind, ref, True, payload)
-        else:
-            text = codec.dumps(payload if ref is not None else (func, payload))
-            self._engine.submit(job, index, kind, ref, False, text)
+        self._sender.submit(job, index, kind, func, payload)
 
     def apply(self, func, args=(), kwds={}):
         self._check_running()
@@ -250,32 +202,23 @@ class Pool(mp_pool.Pool):
 
     @staticmethod
     def _handle_results(engine, cache):
-        while True:
-            batch = engine.takeOutcomes()
-            n = len(batch)
-            if n == 0:
-                break
-            for k in range(0, n, 4):
-                job, index, status, payload = batch[k], batch[k + 1], batch[k + 2], batch[k + 3]
-                result = cache.get(job)
-                if result is None:
-                    continue
-                if status == _PLAIN:
-                    outcome = (True, payload)
-                elif status == _LOST:
-                    outcome = (False, WorkerLostError(payload))
-                else:
-                    try:
-                        outcome = (status == _OK, codec.loads(payload))
-                    except Exception as e:
-                        outcome = (False, e)
-                if outcome[0] and type(result) is MapResult and result._chunksize == 1:
-                    outcome = (True, [outcome[1]])
-                try:
-                    result._set(index, outcome)
-                except Exception:
-                    # a failing callback must not stop the delivery of other results
-                    sys.excepthook(*sys.exc_info())
+        for job, index, status, value in tasks.outcomes(engine):
+            result = cache.get(job)
+            if result is None:
+                continue
+            if status == tasks.LOST:
+                outcome = (False, WorkerLostError(value))
+            elif status == tasks.RAISED:
+                outcome = (False, value)
+            elif type(result) is MapResult and result._chunksize == 1:
+                outcome = (True, [value])
+            else:
+                outcome = (True, value)
+            try:
+                result._set(index, outcome)
+            except Exception:
+                # a failing callback must not stop the delivery of other results
+                sys.excepthook(*sys.exc_info())
         Pool._fail_pending(cache, "the pool was terminated before the task finished")
 
     @staticmethod

@@ -10,15 +10,10 @@ import traceback
 import types
 
 from polypool import bootstrap, codec
-
-# task kinds; the parent's pool uses the same numbers
-APPLY = 0
-MAP = 1
-STARMAP = 2
-CALL = 3  # one argument, one result: apply with one argument, map with chunksize 1
-STARCALL = 4  # one argument tuple, one result: starmap with chunksize 1
+from polypool.tasks import APPLY, CALL, FUTURES_ERRORS, MAP, STARCALL, STARMAP
 
 _functions = {}
+_errors = None  # tasks.POOL_ERRORS or tasks.FUTURES_ERRORS, set by start()
 
 
 def _resolve(ref):
@@ -71,16 +66,23 @@ def run(kind, ref, plain, payload):
     try:
         return "0" + codec.dumps(result)
     except Exception as e:
+        if _errors == FUTURES_ERRORS:
+            return "1" + _encode_exception(e)
         from multiprocessing.pool import MaybeEncodingError
         return "1" + _encode_exception(MaybeEncodingError(e, result))
 
 
 def _encode_exception(exc):
-    from multiprocessing.pool import ExceptionWithTraceback, MaybeEncodingError
+    """The exception with its traceback text, which the parent chains as the cause."""
+    if _errors == FUTURES_ERRORS:
+        from concurrent.futures.process import _ExceptionWithTraceback as Wrapper
+    else:
+        from multiprocessing.pool import ExceptionWithTraceback as Wrapper
     try:
-        return codec.dumps(ExceptionWithTraceback(exc, exc.__traceback__))
+        return codec.dumps(Wrapper(exc, exc.__traceback__))
     except Exception as e:
-        return codec.dumps(MaybeEncodingError(e, exc))
+        from multiprocessing.pool import MaybeEncodingError
+        return codec.dumps(Wrapper(MaybeEncodingError(e, exc), None))
 
 
 def start(name, identity, pid, ppid, setup):
@@ -90,7 +92,8 @@ def start(name, identity, pid, ppid, setup):
     when the pool started, and runs the pool's initializer. Returns ``run``. An initializer
     that raises is reported on stderr as CPython reports a failed worker, and re-raised.
     """
-    start_method, sys_path, main_file, main_text, module_states, init_text = codec.loads(setup)
+    global _errors
+    start_method, sys_path, main_file, main_text, module_states, init_text, _errors = codec.loads(setup)
     bootstrap.install_worker(name, identity, pid, ppid, start_method)
     sys.path[:] = sys_path
     codec.restore_modules(module_states)
@@ -105,7 +108,9 @@ def start(name, identity, pid, ppid, setup):
         if initializer is not None:
             initializer(*initargs)
     except BaseException:
-        sys.stderr.write(f"Process {name}:\n")
+        # what CPython's pool worker and executor worker each print before exiting
+        header = "Exception in initializer:" if _errors == FUTURES_ERRORS else f"Process {name}:"
+        sys.stderr.write(header + "\n")
         traceback.print_exc()
         sys.stderr.flush()
         raise
