@@ -6,6 +6,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.graalvm.polyglot.HostAccess;
 
+import dev.polypool.engine.ChildProcess;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessIds;
 import dev.polypool.engine.WarmContexts;
@@ -16,9 +17,9 @@ import dev.polypool.io.ConsoleSink;
  * The host object a main context sees as {@code polyglot.import_value("polypool")}: how
  * Python code in that context reaches the engine.
  *
- * <p>It starts pools on behalf of the context and remembers them, so that whoever owns the
- * context can {@linkplain #terminateAll() stop every worker} when the program ends, as
- * CPython terminates daemonic pool workers at exit. Thread-safe.
+ * <p>It starts pools and processes on behalf of the program and remembers them, so that
+ * whoever owns the program can {@linkplain #terminateAll() stop every worker} when it ends,
+ * as CPython terminates daemonic pool workers at exit. Thread-safe.
  */
 public final class MainContextBridge {
     private final PolyglotRuntime runtime;
@@ -27,18 +28,19 @@ public final class MainContextBridge {
     private final ConsoleSink stderr;
     private final WarmContexts warm;
     private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
+    private final List<ChildProcess> children = new CopyOnWriteArrayList<>();
 
     /**
-     * @param warm where pools take worker contexts from; null to create each worker's
-     *             context when the worker starts
+     * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
+     * this bridge too (child processes can start processes of their own).
      */
     public MainContextBridge(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr,
-                             WarmContexts warm) {
+                             int warmContexts) {
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
-        this.warm = warm;
+        this.warm = new WarmContexts(runtime, argv, stdout, stderr, warmContexts, this);
     }
 
     /**
@@ -53,6 +55,20 @@ public final class MainContextBridge {
                 processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr, warm));
         pools.add(pool);
         return pool;
+    }
+
+    /**
+     * Starts a {@code multiprocessing.Process} in a context of its own; returns at once.
+     *
+     * @param setup   the parent's state, encoded as for a pool's workers
+     * @param process the pickled {@code Process} object
+     */
+    @HostAccess.Export
+    public ChildProcess startProcess(String name, String setup, String process) {
+        children.removeIf(c -> c.exitCode() != null);
+        ChildProcess child = new ChildProcess(warm, name, setup, process);
+        children.add(child);
+        return child;
     }
 
     /** The next process identity (the {@code N} of {@code ForkPoolWorker-N}). */
@@ -70,8 +86,10 @@ public final class MainContextBridge {
             pool.terminate();
         }
         pools.clear();
-        if (warm != null) {
-            warm.close();
+        for (ChildProcess child : children) {
+            child.terminate(9);
         }
+        children.clear();
+        warm.close();
     }
 }

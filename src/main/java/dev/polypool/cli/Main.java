@@ -14,7 +14,6 @@ import org.graalvm.polyglot.Value;
 import dev.polypool.bridge.MainContextBridge;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.Trace;
-import dev.polypool.engine.WarmContexts;
 import dev.polypool.io.ConsoleSink;
 
 /**
@@ -149,8 +148,7 @@ public final class Main {
         OutputStream out = stdout.newLineStream();
         OutputStream err = stderr.newLineStream();
         // worker contexts warm up while the main context starts: most scripts make a pool
-        WarmContexts warm = new WarmContexts(runtime, inv.argv(), stdout, stderr, warmContextCount());
-        MainContextBridge bridge = new MainContextBridge(runtime, inv.argv(), stdout, stderr, warm);
+        MainContextBridge bridge = new MainContextBridge(runtime, inv.argv(), stdout, stderr, warmContextCount());
         Trace.log("engine ready");
         Context context = runtime.newContext(inv.argv(), System.in, out, err, bridge);
         int status;

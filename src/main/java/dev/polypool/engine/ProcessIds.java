@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class ProcessIds {
     private static final long FAKE_PID_BASE = 1L << 22;
     private static final AtomicInteger IDENTITY = new AtomicInteger();
+    private static final AtomicInteger PIDS = new AtomicInteger();
 
     private ProcessIds() {
     }
@@ -27,8 +28,8 @@ public final class ProcessIds {
         return IDENTITY.incrementAndGet();
     }
 
-    /** The pid reported inside the context of the process with this identity. */
-    public static long pidFor(int identity) {
-        return FAKE_PID_BASE + identity;
+    /** A new pid for a worker or process context, never a real process's. */
+    public static long nextPid() {
+        return FAKE_PID_BASE + PIDS.incrementAndGet();
     }
 }

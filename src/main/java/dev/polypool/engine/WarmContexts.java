@@ -18,15 +18,16 @@ import dev.polypool.io.ConsoleSink;
  * seconds on a cold one).
  *
  * <p>A warm context has run GraalPy's initialisation and imported polypool's worker module,
- * but has no identity yet: {@link Prepared#start()} gives it one. The supply keeps up to
+ * but has no identity yet: {@code polypool.worker.start} or {@code run_process}, called
+ * through {@link Prepared#worker()}, gives it one. The supply keeps up to
  * {@code target} contexts ready or in the making, creating them on daemon threads, and makes
  * a new one whenever one is taken.
  *
  * <p>Thread-safe.
  */
 public final class WarmContexts {
-    private static final Source WORKER_START = Source.create("python",
-            "__import__('polypool.worker', fromlist=['start']).start");
+    private static final Source WORKER_MODULE = Source.create("python",
+            "__import__('polypool.worker', fromlist=['start'])");
 
     /**
      * A context ready to become a worker.
@@ -34,9 +35,9 @@ public final class WarmContexts {
      * @param context the context, not entered by any thread
      * @param out     its standard output stream
      * @param err     its standard error stream
-     * @param start   {@code polypool.worker.start}, to be called by the owning thread
+     * @param worker  the module {@code polypool.worker}, to be used by the owning thread
      */
-    public record Prepared(Context context, OutputStream out, OutputStream err, Value start) {
+    public record Prepared(Context context, OutputStream out, OutputStream err, Value worker) {
     }
 
     private final PolyglotRuntime runtime;
@@ -44,6 +45,7 @@ public final class WarmContexts {
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
     private final int target;
+    private final Object bridge;
     private final Deque<Prepared> ready = new ArrayDeque<>();
     private int inFlight;
     private boolean closed;
@@ -51,9 +53,11 @@ public final class WarmContexts {
     /**
      * Starts creating {@code target} contexts in the background; returns at once.
      *
-     * @param argv {@code sys.argv} of every context
+     * @param argv   {@code sys.argv} of every context
+     * @param bridge host object published in every context (see {@link PolyglotRuntime#newContext})
      */
-    public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target) {
+    public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target,
+                        Object bridge) {
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
         this.stdout = Objects.requireNonNull(stdout);
@@ -62,6 +66,7 @@ public final class WarmContexts {
             throw new IllegalArgumentException("target must be >= 0");
         }
         this.target = target;
+        this.bridge = bridge;
         synchronized (this) {
             refill();
         }
@@ -72,13 +77,13 @@ public final class WarmContexts {
      *
      * @throws org.graalvm.polyglot.PolyglotException if GraalPy fails to initialise it
      */
-    public static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr) {
+    public static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr,
+                                   Object bridge) {
         OutputStream out = stdout.newLineStream();
         OutputStream err = stderr.newLineStream();
-        Context context = runtime.newContext(argv, java.io.InputStream.nullInputStream(), out, err, null);
+        Context context = runtime.newContext(argv, java.io.InputStream.nullInputStream(), out, err, bridge);
         try {
-            Value start = context.eval(WORKER_START);
-            return new Prepared(context, out, err, start);
+            return new Prepared(context, out, err, context.eval(WORKER_MODULE));
         } catch (RuntimeException e) {
             context.close(true);
             throw e;
@@ -102,7 +107,7 @@ public final class WarmContexts {
                 return p;
             }
         }
-        return prepare(runtime, argv, stdout, stderr);
+        return prepare(runtime, argv, stdout, stderr, bridge);
     }
 
     /** Stops making contexts and closes the ready ones. */
@@ -131,7 +136,7 @@ public final class WarmContexts {
         Prepared p = null;
         try {
             Trace.log("warming a context");
-            p = prepare(runtime, argv, stdout, stderr);
+            p = prepare(runtime, argv, stdout, stderr, bridge);
             Trace.log("warm context ready");
         } catch (RuntimeException e) {
             Trace.log("warming failed: " + e);

@@ -72,7 +72,7 @@ final class Worker {
             WarmContexts.Prepared prepared;
             try {
                 prepared = config.warm() != null ? config.warm().take()
-                        : WarmContexts.prepare(pool.runtime(), config.argv(), config.stdout(), config.stderr());
+                        : WarmContexts.prepare(pool.runtime(), config.argv(), config.stdout(), config.stderr(), null);
             } catch (PolyglotException e) {
                 if (!cancelled) {
                     pool.markBroken("worker " + name + " failed to start: " + describe(e));
@@ -87,7 +87,7 @@ final class Worker {
             }
             Value runner;
             try {
-                runner = prepared.start().execute(name, identity, ProcessIds.pidFor(identity),
+                runner = prepared.worker().invokeMember("start", name, identity, ProcessIds.nextPid(),
                         ProcessIds.parentPid(), config.setup());
             } catch (PolyglotException e) {
                 if (!cancelled) {

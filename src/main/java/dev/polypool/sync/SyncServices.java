@@ -8,8 +8,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.graalvm.polyglot.HostAccess;
 
 /**
- * Creates the shared synchronisation objects behind {@code multiprocessing}'s locks and
- * finds them again by handle when a lock is unpickled in another context. Published to
+ * Creates the shared objects behind {@code multiprocessing}'s locks and queues and finds
+ * them again by handle when one is unpickled in another context. Published to
  * every context as {@code polyglot.import_value("polypool.sync")}.
  *
  * <p>The registry holds objects weakly: a lock lives as long as some context holds it.
@@ -23,6 +23,7 @@ public final class SyncServices {
 
     private final AtomicLong nextHandle = new AtomicLong();
     private final Map<Long, WeakReference<SharedSemaphore>> semaphores = new ConcurrentHashMap<>();
+    private final Map<Long, WeakReference<SharedQueue>> queues = new ConcurrentHashMap<>();
 
     private SyncServices() {
     }
@@ -48,6 +49,27 @@ public final class SyncServices {
         }
         semaphores.put(s.handle(), new WeakReference<>(s));
         return s;
+    }
+
+    /**
+     * A new queue; {@code maxSize <= 0} for no bound.
+     */
+    @HostAccess.Export
+    public SharedQueue newQueue(int maxSize) {
+        long handle = nextHandle.incrementAndGet();
+        SharedQueue q = new SharedQueue(handle, maxSize);
+        if (handle % 1024 == 0) {
+            queues.values().removeIf(ref -> ref.get() == null);
+        }
+        queues.put(handle, new WeakReference<>(q));
+        return q;
+    }
+
+    /** The queue with this handle, or null if no context holds it any more. */
+    @HostAccess.Export
+    public SharedQueue lookupQueue(long handle) {
+        WeakReference<SharedQueue> ref = queues.get(handle);
+        return ref == null ? null : ref.get();
     }
 
     /** The semaphore with this handle, or null if no context holds it any more. */

@@ -19,13 +19,13 @@ class WarmContextsTest {
     void takenContextsAreReadyWorkersAndAreReplaced() throws Exception {
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         ConsoleSink sink = new ConsoleSink(printed);
-        WarmContexts warm = new WarmContexts(PolyglotRuntime.get(), List.of("prog.py", "arg"), sink, sink, 1);
+        WarmContexts warm = new WarmContexts(PolyglotRuntime.get(), List.of("prog.py", "arg"), sink, sink, 1, null);
         try {
             WarmContexts.Prepared first = warm.take();
             WarmContexts.Prepared second = warm.take();
             assertNotSame(first.context(), second.context());
             for (WarmContexts.Prepared p : List.of(first, second)) {
-                assertTrue(p.start().canExecute());
+                assertTrue(p.worker().getMember("start").canExecute());
                 // the context's sys.argv is the program's, and its output goes to the sink
                 p.context().eval("python", "import sys; print('argv', sys.argv)");
                 p.out().flush();

@@ -27,22 +27,13 @@ _WORKER_PREFIX = {"fork": "ForkPoolWorker", "spawn": "SpawnPoolWorker",
 _installed = False
 
 
-class _ProcessNotSupported(mp_process.BaseProcess):
-    """``multiprocessing.Process`` is not on the engine yet: fail loudly, never fall back."""
-
-    @staticmethod
-    def _Popen(process_obj):
-        raise NotImplementedError(
-            "multiprocessing.Process is not supported by polypool yet; use multiprocessing.Pool")
-
-
 class EngineContext(mp_context.BaseContext):
-    """A start-method context whose pools run on the engine."""
-
-    Process = _ProcessNotSupported
+    """A start-method context whose pools and processes run on the engine."""
 
     def __init__(self, name):
+        from polypool.process import PROCESS_CLASSES
         self._name = name
+        self.Process = PROCESS_CLASSES[name]
 
     def worker_prefix(self):
         return _WORKER_PREFIX[self._name]
@@ -66,6 +57,18 @@ class EngineContext(mp_context.BaseContext):
 
 def _get_all_start_methods(self):
     return list(START_METHODS)
+
+
+# every context's queues (multiprocessing.Queue is bound to the default context); named
+# as the methods they replace, so that pickling a bound one finds them again
+def Queue(self, maxsize=0):
+    from polypool.queues import Queue
+    return Queue(maxsize)
+
+
+def JoinableQueue(self, maxsize=0):
+    from polypool.queues import JoinableQueue
+    return JoinableQueue(maxsize)
 
 
 def _pool_new(cls, *args, **kwargs):
@@ -98,8 +101,11 @@ def _install_common():
     default._default_context = contexts["fork"]
     default._actual_context = None
     mp_context.DefaultContext.get_all_start_methods = _get_all_start_methods
-    mp_context.DefaultContext.Process = _ProcessNotSupported
-    multiprocessing.Process = _ProcessNotSupported
+    mp_context.BaseContext.Queue = Queue
+    mp_context.BaseContext.JoinableQueue = JoinableQueue
+    # the package bound the default context's methods when it was imported
+    multiprocessing.Queue = default.Queue
+    multiprocessing.JoinableQueue = default.JoinableQueue
     _StdPool.__new__ = _pool_new
     # Lines printed by concurrent workers must stay whole and reach the console promptly,
     # as CPython's line-buffered stdout on a terminal does.
@@ -125,13 +131,13 @@ def install_main():
     mp_process._process_counter = _IdentityCounter()
 
 
-def install_worker(name, identity, pid, ppid, start_method):
+def install_worker(name, identity, pid, ppid, start_method, daemon=True):
     _install_common()
     mp_context._default_context._actual_context = mp_context._concrete_contexts[start_method]
     os.getpid = lambda: pid
     os.getppid = lambda: ppid
     current = object.__new__(mp_process.BaseProcess)
-    current._identity = (identity,)
+    current._identity = (identity,) if identity is not None else ()
     current._config = dict(mp_process._current_process._config)
     current._parent_pid = ppid
     current._parent_name = "MainProcess"
@@ -141,7 +147,7 @@ def install_worker(name, identity, pid, ppid, start_method):
     current._args = ()
     current._kwargs = {}
     current._name = name
-    current._config["daemon"] = True
+    current._config["daemon"] = daemon
     current._start_method = start_method
     mp_process._current_process = current
     mp_process._process_counter = itertools.count(1)

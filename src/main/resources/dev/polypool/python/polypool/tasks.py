@@ -45,15 +45,27 @@ def function_ref(func):
     return f"{module_name}:{qualname}"
 
 
-def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
-    """Start a Java WorkerPool whose workers inherit this context's state (fork semantics)."""
-    if host is None:
+def check_may_have_children():
+    """CPython's rule: a daemonic process (a pool worker) starts no processes."""
+    from multiprocessing import process
+    if host is None or process.current_process()._config.get("daemon"):
         raise AssertionError("daemonic processes are not allowed to have children")
+
+
+def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS):
+    """What a new worker or process context needs of this one: the program's state now
+    (fork semantics), and the pool's initializer; read by ``polypool.worker``."""
     main_text, _skipped = codec.dumps_main()
     main = sys.modules.get("__main__")
-    setup = codec.dumps((
+    return codec.dumps((
         start_method, list(sys.path), getattr(main, "__file__", None), main_text,
         codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs))), errors))
+
+
+def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
+    """Start a Java WorkerPool whose workers inherit this context's state."""
+    check_may_have_children()
+    setup = child_setup(start_method, initializer, initargs, errors)
     return host.startPool(processes, max_tasks or 0, name_prefix, setup)
 
 

@@ -85,16 +85,13 @@ def _encode_exception(exc):
         return codec.dumps(Wrapper(MaybeEncodingError(e, exc), None))
 
 
-def start(name, identity, pid, ppid, setup):
-    """Make this fresh context a worker of the parent that sent ``setup``.
-
-    Gives the context its process identity, rebuilds the parent's ``__main__`` as it was
-    when the pool started, and runs the pool's initializer. Returns ``run``. An initializer
-    that raises is reported on stderr as CPython reports a failed worker, and re-raised.
-    """
+def _become_child(name, identity, pid, ppid, setup, daemon):
+    # identity: the N of a pool worker's name; None for a Process, which brings its own
+    """Give this fresh context its identity and the parent's state; returns the setup's
+    initializer and its arguments, still encoded."""
     global _errors
     start_method, sys_path, main_file, main_text, module_states, init_text, _errors = codec.loads(setup)
-    bootstrap.install_worker(name, identity, pid, ppid, start_method)
+    bootstrap.install_worker(name, identity, pid, ppid, start_method, daemon)
     sys.path[:] = sys_path
     codec.restore_modules(module_states)
     main = types.ModuleType("__main__")
@@ -103,6 +100,17 @@ def start(name, identity, pid, ppid, setup):
     sys.modules["__main__"] = main
     sys.modules["__mp_main__"] = main
     codec.load_main(main_text, main)
+    return init_text
+
+
+def start(name, identity, pid, ppid, setup):
+    """Make this fresh context a pool worker of the parent that sent ``setup``.
+
+    Gives the context its process identity, rebuilds the parent's ``__main__`` as it was
+    when the pool started, and runs the pool's initializer. Returns ``run``. An initializer
+    that raises is reported on stderr as CPython reports a failed worker, and re-raised.
+    """
+    init_text = _become_child(name, identity, pid, ppid, setup, daemon=True)
     try:
         initializer, initargs = codec.loads(init_text)
         if initializer is not None:
@@ -115,3 +123,20 @@ def start(name, identity, pid, ppid, setup):
         sys.stderr.flush()
         raise
     return run
+
+
+def run_process(name, pid, ppid, setup, process_text):
+    """Run a ``multiprocessing.Process`` sent by the parent; returns its exit code.
+
+    The process object's own ``_bootstrap`` runs it, as in a CPython child: it becomes
+    ``current_process()``, runs ``run()``, reports an uncaught exception and finalises.
+    """
+    _become_child(name, None, pid, ppid, setup, daemon=False)
+    process = codec.loads(process_text)
+    # _bootstrap ends by joining the non-daemon threads, through their locks in this set;
+    # the context was prepared on another Java thread, whose entry here is stale: only
+    # threads the process itself starts from now on are to be waited for
+    import threading
+    with threading._shutdown_locks_lock:
+        threading._shutdown_locks.clear()
+    return process._bootstrap()

@@ -1,0 +1,171 @@
+"""Conformance tests for multiprocessing.Process and the queues between processes.
+
+They pass on CPython (fork) and on polypool, where each process is a context of its own.
+"""
+
+import multiprocessing
+import os
+import queue
+import sys
+import time
+import unittest
+from multiprocessing import Process, Queue, JoinableQueue, current_process
+
+TIMEOUT = 60
+PARENT_PID = os.getpid()
+
+
+def report(q, tag):
+    q.put((tag, current_process().name, os.getpid(), os.getpid() != PARENT_PID))
+
+
+def raise_error():
+    raise ValueError("raised in the child")
+
+
+def exit_with(code):
+    sys.exit(code)
+
+
+def spin_forever():
+    while True:
+        pass
+
+
+def sleep_for(seconds):
+    time.sleep(seconds)
+
+
+def consume(q, out):
+    while True:
+        item = q.get(timeout=TIMEOUT)
+        if item is None:
+            q.task_done()
+            return
+        out.put(item * 10)
+        q.task_done()
+
+
+class Worker(Process):
+    def __init__(self, q):
+        super().__init__()
+        self.q = q
+
+    def run(self):
+        self.q.put(("subclass", self.name))
+
+
+class ProcessTest(unittest.TestCase):
+
+    def test_target_runs_in_a_child_with_its_own_identity(self):
+        q = Queue()
+        procs = [Process(target=report, args=(q, i)) for i in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(TIMEOUT)
+        results = sorted(q.get(timeout=TIMEOUT) for _ in procs)
+        self.assertEqual([r[0] for r in results], [0, 1, 2])
+        self.assertTrue(all(r[3] for r in results), "a child's pid differs from the parent's")
+        self.assertEqual(len({r[2] for r in results}), 3)
+        self.assertEqual(sorted(r[1] for r in results), sorted(p.name for p in procs))
+        self.assertEqual([p.exitcode for p in procs], [0, 0, 0])
+        self.assertEqual({r[2] for r in results}, {p.pid for p in procs})
+        self.assertFalse(any(p.is_alive() for p in procs))
+
+    def test_exit_codes(self):
+        failing = Process(target=raise_error)
+        exiting = Process(target=exit_with, args=(3,))
+        for p in (failing, exiting):
+            p.start()
+            p.join(TIMEOUT)
+        self.assertEqual(failing.exitcode, 1)
+        self.assertEqual(exiting.exitcode, 3)
+
+    def test_terminate_and_kill_stop_a_busy_child(self):
+        p = Process(target=spin_forever, daemon=True)
+        p.start()
+        self.assertTrue(p.is_alive())
+        self.assertIsNone(p.exitcode)
+        p.terminate()
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, -15)
+        k = Process(target=sleep_for, args=(TIMEOUT,))
+        k.start()
+        k.kill()
+        k.join(TIMEOUT)
+        self.assertEqual(k.exitcode, -9)
+
+    def test_join_timeout_and_active_children(self):
+        p = Process(target=sleep_for, args=(1.0,))
+        p.start()
+        start = time.monotonic()
+        p.join(0.1)
+        self.assertLess(time.monotonic() - start, 0.9)
+        self.assertTrue(p.is_alive())
+        self.assertIn(p, multiprocessing.active_children())
+        p.join(TIMEOUT)
+        self.assertNotIn(p, multiprocessing.active_children())
+
+    def test_subclass_run(self):
+        q = Queue()
+        w = Worker(q)
+        w.start()
+        w.join(TIMEOUT)
+        self.assertEqual(q.get(timeout=TIMEOUT), ("subclass", w.name))
+
+    def test_bad_use(self):
+        p = Process(target=sleep_for, args=(0,))
+        with self.assertRaises(AssertionError):
+            p.join()  # not started
+        p.start()
+        with self.assertRaises(AssertionError):
+            p.start()  # started twice
+        p.join(TIMEOUT)
+        self.assertEqual(current_process().name, "MainProcess")
+
+
+class QueueTest(unittest.TestCase):
+
+    def test_fifo_and_exceptions(self):
+        q = Queue(maxsize=2)
+        q.put(1)
+        q.put_nowait([2])
+        self.assertTrue(q.full())
+        with self.assertRaises(queue.Full):
+            q.put(3, timeout=0.05)
+        self.assertEqual(q.get(), 1)
+        self.assertEqual(q.get_nowait(), [2])
+        with self.assertRaises(queue.Empty):
+            q.get(timeout=0.05)
+        with self.assertRaises(queue.Empty):
+            q.get_nowait()
+        q.close()
+        q.join_thread()
+        with self.assertRaises(ValueError):
+            q.put(4)
+
+    def test_joinable_queue_with_consumer_process(self):
+        jobs, results = JoinableQueue(), Queue()
+        consumer = Process(target=consume, args=(jobs, results))
+        consumer.start()
+        for i in range(5):
+            jobs.put(i)
+        jobs.put(None)
+        jobs.join()
+        self.assertEqual(sorted(results.get(timeout=TIMEOUT) for _ in range(5)), [0, 10, 20, 30, 40])
+        consumer.join(TIMEOUT)
+        self.assertEqual(consumer.exitcode, 0)
+        with self.assertRaises(ValueError):
+            jobs.task_done()
+
+    def test_queue_cannot_be_sent_as_a_pool_task(self):
+        q = Queue()
+        with multiprocessing.Pool(1) as pool:
+            with self.assertRaises(RuntimeError) as cm:
+                pool.apply_async(report, (q, 0)).get(TIMEOUT)
+        self.assertIn("inheritance", str(cm.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()

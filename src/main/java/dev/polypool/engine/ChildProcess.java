@@ -1,0 +1,168 @@
+package dev.polypool.engine;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.concurrent.TimeUnit;
+
+import org.graalvm.polyglot.Context;
+import org.graalvm.polyglot.HostAccess;
+import org.graalvm.polyglot.PolyglotException;
+
+/**
+ * A {@code multiprocessing.Process} running in a context of its own, on a platform thread
+ * of its own.
+ *
+ * <p>The context receives the parent's state (the same start-up as a pool worker) and the
+ * pickled {@code Process} object, whose {@code _bootstrap} runs the target exactly as in a
+ * CPython child: the exit code is 0, the argument of {@code sys.exit}, or 1 after an
+ * uncaught exception (whose traceback the child prints). {@link #terminate(int)} cancels the
+ * running code, even a pure-Python loop, and the exit code becomes minus the signal number,
+ * as for a signalled CPython child.
+ *
+ * <p>Thread-safe. Python calls the methods annotated {@link HostAccess.Export}.
+ */
+public final class ChildProcess {
+    private final String name;
+    private final long pid = ProcessIds.nextPid();
+    private final Thread thread;
+    private volatile Context context;
+    private Integer exitCode;
+    private int terminatedBy;
+
+    /**
+     * Starts the process; returns at once.
+     *
+     * @param warm    where to take the context from
+     * @param setup   the parent's state, as for a pool worker ({@code polypool.worker.run_process})
+     * @param process the pickled {@code Process} object
+     */
+    public ChildProcess(WarmContexts warm, String name, String setup, String process) {
+        this.name = name;
+        this.thread = Thread.ofPlatform().name("polypool-" + name).daemon(true)
+                .start(() -> run(warm, setup, process));
+    }
+
+    private void run(WarmContexts warm, String setup, String process) {
+        int code;
+        OutputStream out = null;
+        OutputStream err = null;
+        try {
+            WarmContexts.Prepared prepared = warm.take();
+            out = prepared.out();
+            err = prepared.err();
+            context = prepared.context();
+            synchronized (this) {
+                if (terminatedBy != 0) {
+                    throw new IllegalStateException("terminated before it started");
+                }
+            }
+            code = prepared.worker().invokeMember("run_process", name, pid, ProcessIds.parentPid(), setup, process)
+                    .asInt();
+        } catch (PolyglotException e) {
+            code = e.isExit() ? e.getExitStatus() : 1;
+            if (!e.isExit() && !e.isCancelled()) {
+                report(err, e);
+            }
+        } catch (InterruptedException | RuntimeException e) {
+            code = 1;
+            report(err, e);
+        } finally {
+            flush(out);
+            flush(err);
+            Context c = context;
+            if (c != null) {
+                try {
+                    c.close(true);
+                } catch (RuntimeException ignored) {
+                    // already closed by terminate()
+                }
+            }
+        }
+        synchronized (this) {
+            exitCode = terminatedBy != 0 ? -terminatedBy : code;
+            notifyAll();
+        }
+        Trace.log("process " + name + " exited with " + exitCode);
+    }
+
+    /** The pid the process sees as {@code os.getpid()}. */
+    @HostAccess.Export
+    public long pid() {
+        return pid;
+    }
+
+    /** The exit code, or null while the process runs. */
+    @HostAccess.Export
+    public synchronized Integer exitCode() {
+        return exitCode;
+    }
+
+    /**
+     * Waits for the process to end.
+     *
+     * @param timeoutSeconds how long to wait at most; 0 to poll
+     * @return whether the process has ended
+     */
+    @HostAccess.Export
+    public synchronized boolean join(double timeoutSeconds) {
+        long deadline = System.nanoTime() + (long) (timeoutSeconds * 1e9);
+        try {
+            long left;
+            while (exitCode == null && (left = deadline - System.nanoTime()) > 0) {
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return exitCode != null;
+    }
+
+    /** Stops the process as {@code signal} would (15 for terminate, 9 for kill); never blocks. */
+    @HostAccess.Export
+    public void terminate(int signal) {
+        synchronized (this) {
+            if (exitCode != null || terminatedBy != 0) {
+                return;
+            }
+            terminatedBy = signal;
+        }
+        thread.interrupt();
+        Context c = context;
+        if (c != null) {
+            // close(true) waits for the cancelled code to stop: not on the caller's thread
+            Thread.ofPlatform().daemon(true).start(() -> {
+                try {
+                    c.close(true);
+                } catch (RuntimeException ignored) {
+                    // the process ended meanwhile
+                }
+            });
+        }
+    }
+
+    /** An engine failure (not the program's own exception, which the child prints itself). */
+    private void report(OutputStream err, Exception e) {
+        if (terminatedBy == 0) {
+            String message = "polypool: process " + name + " failed: " + e + System.lineSeparator();
+            try {
+                if (err != null) {
+                    err.write(message.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                } else {
+                    System.err.print(message);
+                }
+            } catch (IOException ignored) {
+                // the console is gone
+            }
+        }
+    }
+
+    private static void flush(OutputStream s) {
+        if (s != null) {
+            try {
+                s.flush();
+            } catch (IOException ignored) {
+                // the console is gone
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+"""``multiprocessing.Process`` on the engine: each process is a context of its own.
+
+``Popen`` is what ``BaseProcess.start`` creates through the context's process class; it
+asks Java (``dev.polypool.engine.ChildProcess``) to run the pickled process object in a
+fresh context that inherits this one's state, as a forked child does.
+"""
+
+import os
+import signal
+import time
+
+from multiprocessing import process as mp_process
+
+from polypool import codec, tasks
+from polypool._host import host
+
+# join() waits in slices, so that signals (Ctrl-C) reach the waiting thread
+_WAIT_SLICE = 0.1
+
+
+class Popen:
+    """The engine's counterpart of ``multiprocessing.popen_fork.Popen``."""
+
+    def __init__(self, process_obj):
+        tasks.check_may_have_children()
+        self.returncode = None
+        self.finalizer = None
+        from multiprocessing import context
+        self.method = process_obj._start_method or context._default_context.get_start_method()
+        for stream in ("stdout", "stderr"):
+            try:
+                getattr(__import__("sys"), stream).flush()
+            except Exception:
+                pass
+        setup = tasks.child_setup(self.method)
+        text = codec.dumps_inherited(process_obj)
+        self._child = host.startProcess(process_obj.name, setup, text)
+        self.pid = self._child.pid()
+        # no file descriptor marks the process's end: connection.wait() cannot watch it
+        self.sentinel = None
+
+    def poll(self, flag=os.WNOHANG):
+        if self.returncode is None:
+            code = self._child.exitCode()
+            if code is not None:
+                self.returncode = code
+            elif flag == 0:
+                return self.wait()
+        return self.returncode
+
+    def wait(self, timeout=None):
+        if self.returncode is None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not self._child.join(_WAIT_SLICE if deadline is None
+                                       else max(0.0, min(_WAIT_SLICE, deadline - time.monotonic()))):
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+            self.returncode = self._child.exitCode()
+        return self.returncode
+
+    def _send_signal(self, sig):
+        if self.returncode is None:
+            self._child.terminate(int(sig))
+
+    def terminate(self):
+        self._send_signal(signal.SIGTERM)
+
+    def kill(self):
+        self._send_signal(signal.SIGKILL)
+
+    def close(self):
+        pass
+
+
+def _popen(process_obj):
+    return Popen(process_obj)
+
+
+class ForkProcess(mp_process.BaseProcess):
+    _start_method = "fork"
+    _Popen = staticmethod(_popen)
+
+
+class SpawnProcess(mp_process.BaseProcess):
+    _start_method = "spawn"
+    _Popen = staticmethod(_popen)
+
+
+class ForkServerProcess(mp_process.BaseProcess):
+    _start_method = "forkserver"
+    _Popen = staticmethod(_popen)
+
+
+PROCESS_CLASSES = {"fork": ForkProcess, "spawn": SpawnProcess, "forkserver": ForkServerProcess}

@@ -1,0 +1,116 @@
+"""``multiprocessing.Queue`` and ``JoinableQueue`` on shared Java queues.
+
+CPython's queues are a pipe plus a feeder thread; contexts share no file descriptors, so
+here a queue is one ``dev.polypool.sync.SharedQueue`` that every context holding the queue
+refers to. Items are pickled by ``put`` (so an item that cannot be pickled fails there,
+where CPython's feeder thread would print the error and drop the item) and unpickled by
+``get``. Passing a queue to a ``Process`` or a pool's ``initargs`` shares it; sending one
+as a task argument raises CPython's ``RuntimeError``.
+"""
+
+import queue as _queue
+import time
+
+import polyglot
+from multiprocessing import context
+
+from polypool import codec
+
+_services = polyglot.import_value("polypool.sync")
+_EMPTY = "\x00polypool-empty"
+_WAIT_SLICE = 0.1
+
+
+def _wait(operation, block, timeout):
+    """Run ``operation(seconds)`` until it succeeds or the wait is over, in slices."""
+    if not block:
+        return operation(0.0)
+    deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+    while True:
+        left = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, deadline - time.monotonic())
+        done = operation(max(left, 0.0))
+        if done is not False and done != _EMPTY:
+            return done
+        if deadline is not None and time.monotonic() >= deadline:
+            return done
+
+
+class Queue:
+    """A process-shared FIFO with the API of ``multiprocessing.Queue``."""
+
+    def __init__(self, maxsize=0, *, ctx=None):
+        if maxsize <= 0:
+            maxsize = 2**31 - 1  # CPython: the semaphore maximum
+        self._init(_services.newQueue(maxsize), maxsize)
+
+    def _init(self, shared, maxsize):
+        self._shared = shared
+        self._maxsize = maxsize
+        self._closed = False
+
+    def __reduce__(self):
+        context.assert_spawning(self)
+        return _rebuild, (type(self), self._shared.handle(), self._maxsize)
+
+    def _check_closed(self):
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+
+    def put(self, obj, block=True, timeout=None):
+        self._check_closed()
+        item = codec.dumps(obj)
+        if not _wait(lambda seconds: self._shared.put(item, seconds), block, timeout):
+            raise _queue.Full
+
+    def get(self, block=True, timeout=None):
+        self._check_closed()
+        item = _wait(self._shared.get, block, timeout)
+        if item == _EMPTY:
+            raise _queue.Empty
+        return codec.loads(item)
+
+    def put_nowait(self, obj):
+        return self.put(obj, False)
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def qsize(self):
+        return self._shared.size()
+
+    def empty(self):
+        return self._shared.size() == 0
+
+    def full(self):
+        return self._shared.size() >= self._maxsize
+
+    def close(self):
+        self._closed = True
+
+    def join_thread(self):
+        # no feeder thread: what was put is already in the shared queue
+        assert self._closed, f"Queue {self!r} not closed"
+
+    def cancel_join_thread(self):
+        pass
+
+
+
+class JoinableQueue(Queue):
+    """A ``Queue`` whose consumers mark items done, with the API of ``multiprocessing.JoinableQueue``."""
+
+    def task_done(self):
+        if not self._shared.taskDone():
+            raise ValueError("task_done() called too many times")
+
+    def join(self):
+        _wait(self._shared.join, True, None)
+
+
+def _rebuild(cls, handle, maxsize):
+    shared = _services.lookupQueue(handle)
+    if shared is None:
+        raise FileNotFoundError(f"the queue with handle {handle} no longer exists")
+    obj = cls.__new__(cls)
+    obj._init(shared, maxsize)
+    return obj
