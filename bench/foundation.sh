@@ -6,11 +6,14 @@ cd "$here"
 runs="${1:-3}"
 bin/polypool -c pass >/dev/null   # build first, so no build is timed
 cold() {  # best wall time of $runs runs of "$@"
-    local best=999 t
+    local best=999 t out
+    out="$(mktemp)"
     for _ in $(seq "$runs"); do
-        t=$( { /usr/bin/time -f "%e" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+        /usr/bin/time -f "%e" -o "$out" "$@" >/dev/null 2>&1
+        t="$(tail -1 "$out")"
         best=$(python3 -c "print(min($best, $t))")
     done
+    rm -f "$out"
     echo "$best"
 }
 echo "cold two-line Pool script (best of $runs): python3 $(cold python3 bench/two_line_pool.py) s, polypool $(cold bin/polypool bench/two_line_pool.py) s"

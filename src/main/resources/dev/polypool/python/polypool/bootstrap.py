@@ -31,9 +31,13 @@ class EngineContext(mp_context.BaseContext):
     """A start-method context whose pools and processes run on the engine."""
 
     def __init__(self, name):
-        from polypool.process import PROCESS_CLASSES
         self._name = name
-        self.Process = PROCESS_CLASSES[name]
+
+    @property
+    def Process(self):
+        # imported on first use: start-up of every context pays for nothing it does not use
+        from polypool.process import PROCESS_CLASSES
+        return PROCESS_CLASSES[self._name]
 
     def worker_prefix(self):
         return _WORKER_PREFIX[self._name]
