@@ -35,8 +35,7 @@ from concurrent.futures import (ALL_COMPLETED, FIRST_COMPLETED,
                                 as_completed, wait)
 from concurrent.futures.process import BrokenProcessPool
 
-# Upper bound for any single blocking call.
-TIMEOUT = 60
+from hang_guard import TIMEOUT, bounded, hang_count, note_hang
 
 # Names CPython gives to ProcessPoolExecutor workers: the context's Process
 # class name plus the global process counter, e.g. 'ForkProcess-3'.
@@ -45,57 +44,22 @@ SPAWN_WORKER_NAME_RE = re.compile(r"SpawnProcess-\d+")
 
 
 # ---------------------------------------------------------------------------
-# Hang protection
+# Waiting with hang protection
 # ---------------------------------------------------------------------------
-
-class HangError(AssertionError):
-    """A blocking call did not return within TIMEOUT seconds."""
-
-
-_hang_count = 0
-
-
-def _note_hang(what):
-    global _hang_count
-    _hang_count += 1
-    return HangError("%s did not finish within %s s" % (what, TIMEOUT))
-
-
-def bounded(fn, *args, **kwargs):
-    """Call fn(*args, **kwargs) in a daemon thread; fail after TIMEOUT s.
-
-    Exceptions raised by fn propagate unchanged."""
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = fn(*args, **kwargs)
-        except BaseException as e:  # re-raised in the caller below
-            outcome["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(TIMEOUT)
-    if t.is_alive():
-        raise _note_hang(getattr(fn, "__qualname__", repr(fn)))
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
 
 def get(future):
     """future.result(timeout=TIMEOUT); a timeout counts as a hang."""
     try:
         return future.result(timeout=TIMEOUT)
     except concurrent.futures.TimeoutError:
-        raise _note_hang("Future.result") from None
+        raise note_hang("Future.result") from None
 
 
 def wait_all(futures):
     """Wait for every future (ALL_COMPLETED) with a timeout; returns done."""
     done, not_done = wait(futures, timeout=TIMEOUT)
     if not_done:
-        raise _note_hang("wait(ALL_COMPLETED)")
+        raise note_hang("wait(ALL_COMPLETED)")
     return done
 
 
@@ -104,7 +68,7 @@ def wait_until(predicate, what):
     deadline = time.monotonic() + TIMEOUT
     while not predicate():
         if time.monotonic() > deadline:
-            raise _note_hang(what)
+            raise note_hang(what)
         time.sleep(0.005)
 
 
@@ -225,13 +189,13 @@ class SharedExecutorTestCase(unittest.TestCase):
         return _shared
 
     def setUp(self):
-        self._hangs_before = _hang_count
+        self._hangs_before = hang_count()
 
     def tearDown(self):
         # If a call hung, the shared executor may be wedged: replace it so
         # that the following tests are not affected.
         global _shared
-        if _hang_count != self._hangs_before:
+        if hang_count() != self._hangs_before:
             old = _shared
             threading.Thread(target=old.shutdown,
                              kwargs={"wait": False, "cancel_futures": True},

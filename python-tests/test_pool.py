@@ -28,51 +28,12 @@ import unittest
 from multiprocessing import Pool
 from multiprocessing.pool import MaybeEncodingError, RemoteTraceback
 
-# Upper bound for any single get()/join() so that a broken implementation
-# fails a test instead of hanging the whole suite.
-TIMEOUT = 60
+from hang_guard import TIMEOUT, bounded, hang_count
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 WORKER_NAME_RE = re.compile(r"(Fork|Spawn|ForkServer)PoolWorker-\d+")
 
-
-# ---------------------------------------------------------------------------
-# Hang protection
-# ---------------------------------------------------------------------------
-
-class HangError(AssertionError):
-    """A blocking Pool call did not return within TIMEOUT seconds."""
-
-
-_hang_count = 0
-
-
-def bounded(fn, *args, **kwargs):
-    """Call fn(*args, **kwargs) but give up after TIMEOUT seconds.
-
-    Blocking Pool calls that take no timeout (map, apply, join, ...) go through
-    this so that a hanging implementation fails one test instead of stalling
-    the whole run.  Exceptions raised by fn propagate unchanged."""
-    global _hang_count
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = fn(*args, **kwargs)
-        except BaseException as e:  # re-raised in the caller below
-            outcome["error"] = e
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(TIMEOUT)
-    if t.is_alive():
-        _hang_count += 1
-        raise HangError("%s did not return within %s s"
-                        % (getattr(fn, "__qualname__", fn), TIMEOUT))
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 # ---------------------------------------------------------------------------
@@ -188,13 +149,13 @@ class SharedPoolTestCase(unittest.TestCase):
         return _shared_pool
 
     def setUp(self):
-        self._hangs_before = _hang_count
+        self._hangs_before = hang_count()
 
     def tearDown(self):
         # If a call hung, the shared pool may be wedged: replace it so that
         # the following tests are not affected.
         global _shared_pool
-        if _hang_count != self._hangs_before:
+        if hang_count() != self._hangs_before:
             old = _shared_pool
             threading.Thread(target=old.terminate, daemon=True).start()
             _shared_pool = Pool(2)

@@ -7,15 +7,13 @@ fresh context that inherits this one's state, as a forked child does.
 
 import os
 import signal
-import time
+import sys
 
 from multiprocessing import process as mp_process
 
 from polypool import codec, tasks
 from polypool._host import host
-
-# join() waits in slices, so that signals (Ctrl-C) reach the waiting thread
-_WAIT_SLICE = 0.1
+from polypool.sync import wait_in_slices
 
 
 class Popen:
@@ -27,9 +25,9 @@ class Popen:
         self.finalizer = None
         from multiprocessing import context
         self.method = process_obj._start_method or context._default_context.get_start_method()
-        for stream in ("stdout", "stderr"):
+        for stream in (sys.stdout, sys.stderr):  # as fork: no output printed twice or lost
             try:
-                getattr(__import__("sys"), stream).flush()
+                stream.flush()
             except Exception:
                 pass
         setup = tasks.child_setup(self.method)
@@ -50,11 +48,8 @@ class Popen:
 
     def wait(self, timeout=None):
         if self.returncode is None:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while not self._child.join(_WAIT_SLICE if deadline is None
-                                       else max(0.0, min(_WAIT_SLICE, deadline - time.monotonic()))):
-                if deadline is not None and time.monotonic() >= deadline:
-                    return None
+            if not wait_in_slices(self._child.join, True, timeout, bool):
+                return None
             self.returncode = self._child.exitCode()
         return self.returncode
 

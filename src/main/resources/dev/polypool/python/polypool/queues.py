@@ -9,30 +9,19 @@ as a task argument raises CPython's ``RuntimeError``.
 """
 
 import queue as _queue
-import time
 
 import polyglot
 from multiprocessing import context
 
 from polypool import codec
+from polypool.sync import wait_in_slices
 
 _services = polyglot.import_value("polypool.sync")
-_EMPTY = "\x00polypool-empty"
-_WAIT_SLICE = 0.1
+_EMPTY = "\x00polypool-empty"  # SharedQueue.EMPTY: no pickle starts with NUL
 
 
-def _wait(operation, block, timeout):
-    """Run ``operation(seconds)`` until it succeeds or the wait is over, in slices."""
-    if not block:
-        return operation(0.0)
-    deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
-    while True:
-        left = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, deadline - time.monotonic())
-        done = operation(max(left, 0.0))
-        if done is not False and done != _EMPTY:
-            return done
-        if deadline is not None and time.monotonic() >= deadline:
-            return done
+def _got_item(result):
+    return result != _EMPTY
 
 
 class Queue:
@@ -59,12 +48,12 @@ class Queue:
     def put(self, obj, block=True, timeout=None):
         self._check_closed()
         item = codec.dumps(obj)
-        if not _wait(lambda seconds: self._shared.put(item, seconds), block, timeout):
+        if not wait_in_slices(lambda seconds: self._shared.put(item, seconds), block, timeout, bool):
             raise _queue.Full
 
     def get(self, block=True, timeout=None):
         self._check_closed()
-        item = _wait(self._shared.get, block, timeout)
+        item = wait_in_slices(self._shared.get, block, timeout, _got_item)
         if item == _EMPTY:
             raise _queue.Empty
         return codec.loads(item)
@@ -104,7 +93,7 @@ class JoinableQueue(Queue):
             raise ValueError("task_done() called too many times")
 
     def join(self):
-        _wait(self._shared.join, True, None)
+        wait_in_slices(self._shared.join, True, None, bool)
 
 
 def _rebuild(cls, handle, maxsize):

@@ -7,15 +7,28 @@ GraalPy's Java POSIX layer does not provide). Unpickling a lock in another conte
 the same Java object through its handle.
 """
 
-import threading
 import time
 
 import polyglot
 
 _services = polyglot.import_value("polypool.sync")
 
-# a blocking acquire waits in slices, so that signals and context cancellation get through
+# blocking calls wait in slices, so that signals and context cancellation get through
 _WAIT_SLICE = 0.1
+
+
+def wait_in_slices(operation, block, timeout, succeeded):
+    """Call ``operation(seconds)``, a Java wait of at most that long, until
+    ``succeeded(result)`` or the wait (``block``, ``timeout`` as in ``Lock.acquire``) is
+    over; returns the last result."""
+    if not block:
+        return operation(0.0)
+    deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+    while True:
+        left = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, deadline - time.monotonic())
+        result = operation(max(left, 0.0))
+        if succeeded(result) or (deadline is not None and time.monotonic() >= deadline):
+            return result
 
 
 class SemLock:
@@ -48,21 +61,7 @@ class SemLock:
         return self
 
     def acquire(self, block=True, timeout=None):
-        shared = self._shared
-        if not block:
-            got = shared.acquire(0.0)
-        elif timeout is None:
-            got = shared.acquire(_WAIT_SLICE)
-            while not got:
-                got = shared.acquire(_WAIT_SLICE)
-        else:
-            deadline = time.monotonic() + max(timeout, 0.0)
-            got = shared.acquire(min(_WAIT_SLICE, max(timeout, 0.0)))
-            while not got:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                got = shared.acquire(min(_WAIT_SLICE, left))
+        got = wait_in_slices(self._shared.acquire, block, timeout, bool)
         if got:
             self._held += 1
         return got
