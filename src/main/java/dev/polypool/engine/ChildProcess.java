@@ -1,7 +1,6 @@
 package dev.polypool.engine;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.util.concurrent.TimeUnit;
 
 import org.graalvm.polyglot.Context;
@@ -44,12 +43,9 @@ public final class ChildProcess {
 
     private void run(WarmContexts warm, String setup, String process) {
         int code;
-        OutputStream out = null;
-        OutputStream err = null;
+        WarmContexts.Prepared prepared = null;
         try {
-            WarmContexts.Prepared prepared = warm.take();
-            out = prepared.out();
-            err = prepared.err();
+            prepared = warm.take();
             context = prepared.context();
             synchronized (this) {
                 if (terminatedBy != 0) {
@@ -61,21 +57,14 @@ public final class ChildProcess {
         } catch (PolyglotException e) {
             code = e.isExit() ? e.getExitStatus() : 1;
             if (!e.isExit() && !e.isCancelled()) {
-                report(err, e);
+                report(prepared, e);
             }
         } catch (InterruptedException | RuntimeException e) {
             code = 1;
-            report(err, e);
+            report(prepared, e);
         } finally {
-            flush(out);
-            flush(err);
-            Context c = context;
-            if (c != null) {
-                try {
-                    c.close(true);
-                } catch (RuntimeException ignored) {
-                    // already closed by terminate()
-                }
+            if (prepared != null) {
+                prepared.close();
             }
         }
         synchronized (this) {
@@ -141,25 +130,15 @@ public final class ChildProcess {
     }
 
     /** An engine failure (not the program's own exception, which the child prints itself). */
-    private void report(OutputStream err, Exception e) {
+    private void report(WarmContexts.Prepared prepared, Exception e) {
         if (terminatedBy == 0) {
             String message = "polypool: process " + name + " failed: " + e + System.lineSeparator();
             try {
-                if (err != null) {
-                    err.write(message.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                if (prepared != null) {
+                    prepared.err().write(message.getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 } else {
                     System.err.print(message);
                 }
-            } catch (IOException ignored) {
-                // the console is gone
-            }
-        }
-    }
-
-    private static void flush(OutputStream s) {
-        if (s != null) {
-            try {
-                s.flush();
             } catch (IOException ignored) {
                 // the console is gone
             }

@@ -126,9 +126,4 @@ public final class PolyglotRuntime {
         }
         return context;
     }
-
-    /** Evaluates {@code import module; module.attr} in {@code context} and returns the attribute. */
-    public static Value pythonAttribute(Context context, String module, String attr) {
-        return context.eval("python", "import " + module + "\n" + module).getMember(attr);
-    }
 }

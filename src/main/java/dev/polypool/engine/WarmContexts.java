@@ -38,6 +38,23 @@ public final class WarmContexts {
      * @param worker  the module {@code polypool.worker}, to be used by the owning thread
      */
     public record Prepared(Context context, OutputStream out, OutputStream err, Value worker) {
+        /**
+         * Writes out what the context printed and closes it, cancelling any code it still
+         * runs. Never throws: a context already closed (by a cancelling thread) is fine.
+         */
+        public void close() {
+            try {
+                out.flush();
+                err.flush();
+            } catch (java.io.IOException ignored) {
+                // the console is gone; nothing left to save
+            }
+            try {
+                context.close(true);
+            } catch (RuntimeException ignored) {
+                // already closed by whoever cancelled it
+            }
+        }
     }
 
     private final PolyglotRuntime runtime;
@@ -120,7 +137,7 @@ public final class WarmContexts {
             notifyAll();
         }
         for (Prepared p : toClose) {
-            p.context().close(true);
+            p.close();
         }
     }
 
@@ -150,7 +167,7 @@ public final class WarmContexts {
             notifyAll();
         }
         if (p != null) {
-            p.context().close(true);
+            p.close();
         }
     }
 }

@@ -1,7 +1,5 @@
 package dev.polypool.engine;
 
-import java.io.IOException;
-import java.io.OutputStream;
 import java.util.concurrent.CountDownLatch;
 
 import org.graalvm.polyglot.Context;
@@ -64,29 +62,18 @@ final class Worker {
 
     private void run() {
         WorkerPool.Config config = pool.config();
-        OutputStream out = null;
-        OutputStream err = null;
+        WarmContexts.Prepared prepared = null;
         boolean replace = false;
         Task current = null;
         try {
-            WarmContexts.Prepared prepared;
+            Value runner;
             try {
                 prepared = config.warm() != null ? config.warm().take()
                         : WarmContexts.prepare(pool.runtime(), config.argv(), config.stdout(), config.stderr(), null);
-            } catch (PolyglotException e) {
-                if (!cancelled) {
-                    pool.markBroken("worker " + name + " failed to start: " + describe(e));
+                context = prepared.context();
+                if (cancelled) {
+                    return;
                 }
-                return;
-            }
-            out = prepared.out();
-            err = prepared.err();
-            context = prepared.context();
-            if (cancelled) {
-                return;
-            }
-            Value runner;
-            try {
                 runner = prepared.worker().invokeMember("start", name, identity, ProcessIds.nextPid(),
                         ProcessIds.parentPid(), config.setup());
             } catch (PolyglotException e) {
@@ -113,34 +100,19 @@ final class Worker {
             }
         } catch (InterruptedException e) {
             // terminate() woke us
-        } catch (PolyglotException e) {
-            if (!cancelled) {
-                replace = true;
-                if (current != null) {
-                    pool.deliver(new Outcome(current.jobId(), current.index(), WorkerPool.LOST,
-                            WorkerPool.lostPayload("worker " + name + " died while running the task: " + describe(e))));
-                }
-            }
         } catch (RuntimeException e) {
+            // the context died under the task (os._exit, a crash): lose the task, not the pool
             if (!cancelled) {
                 replace = true;
                 if (current != null) {
+                    String why = e instanceof PolyglotException p ? describe(p) : e.toString();
                     pool.deliver(new Outcome(current.jobId(), current.index(), WorkerPool.LOST,
-                            WorkerPool.lostPayload("worker " + name + " failed: " + e)));
+                            WorkerPool.lostPayload("worker " + name + " died while running the task: " + why)));
                 }
             }
         } finally {
-            if (out != null) {
-                flushQuietly(out);
-                flushQuietly(err);
-            }
-            Context c = context;
-            if (c != null) {
-                try {
-                    c.close(true);
-                } catch (RuntimeException ignored) {
-                    // already closed by cancel()
-                }
+            if (prepared != null) {
+                prepared.close();
             }
             Trace.log("exited");
             exited.countDown();
@@ -174,13 +146,5 @@ final class Worker {
             return "cancelled";
         }
         return String.valueOf(e.getMessage());
-    }
-
-    private static void flushQuietly(OutputStream s) {
-        try {
-            s.flush();
-        } catch (IOException ignored) {
-            // the console is gone; nothing left to save
-        }
     }
 }

@@ -200,27 +200,25 @@ _MODULE_DUNDERS = frozenset(("__builtins__", "__loader__", "__spec__", "__name__
 def dumps_main():
     """Snapshot the globals of ``__main__`` as Latin-1 text, for ``load_main``.
 
-    Returns ``(text, skipped)`` where ``skipped`` maps each global that cannot be copied
-    into another context (an open file, a lock, a running pool...) to the reason. Such
-    globals are absent in the worker, which reports them by name when used.
+    A global that cannot be copied into another context (an open file, a running pool...)
+    is left out: it is absent in the worker, where using it raises NameError.
     """
     main_dict = _main_dict()
     if main_dict is None:
-        return dumps({}), {}
+        return dumps({})
     items = {k: v for k, v in main_dict.items() if k not in _MODULE_DUNDERS}
     try:
-        return _dump_main_value(items, main_dict).decode("latin-1"), {}
+        return _dump_main_value(items, main_dict).decode("latin-1")
     except Exception:
         pass
-    kept, skipped = {}, {}
+    kept = {}
     for name, value in items.items():
         try:
             _dump_main_value(value, main_dict)
-        except Exception as e:
-            skipped[name] = f"{type(value).__name__} object cannot be copied into a worker ({e})"
-        else:
-            kept[name] = value
-    return _dump_main_value(kept, main_dict).decode("latin-1"), skipped
+        except Exception:
+            continue
+        kept[name] = value
+    return _dump_main_value(kept, main_dict).decode("latin-1")
 
 
 def load_main(text, module):

@@ -34,8 +34,6 @@ class WorkerLostError(RuntimeError):
 class Pool(mp_pool.Pool):
     """A process pool on the polypool engine, with CPython 3.12's ``Pool`` API."""
 
-    _wrap_exception = True
-
     def __init__(self, processes=None, initializer=None, initargs=(),
                  maxtasksperchild=None, context=None):
         self._state = INIT

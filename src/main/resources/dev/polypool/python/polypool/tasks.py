@@ -55,7 +55,7 @@ def check_may_have_children():
 def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS):
     """What a new worker or process context needs of this one: the program's state now
     (fork semantics), and the pool's initializer; read by ``polypool.worker``."""
-    main_text, _skipped = codec.dumps_main()
+    main_text = codec.dumps_main()
     main = sys.modules.get("__main__")
     return codec.dumps((
         start_method, list(sys.path), getattr(main, "__file__", None), main_text,
