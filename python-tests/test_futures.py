@@ -35,6 +35,7 @@ from concurrent.futures import (ALL_COMPLETED, FIRST_COMPLETED,
                                 as_completed, wait)
 from concurrent.futures.process import BrokenProcessPool
 
+from extensions import cpython_refuses
 from hang_guard import TIMEOUT, bounded, hang_count, note_hang
 
 # Names CPython gives to ProcessPoolExecutor workers: the context's Process
@@ -619,6 +620,7 @@ class CancelTest(SharedExecutorTestCase):
 # ---------------------------------------------------------------------------
 
 class PicklingTest(SharedExecutorTestCase):
+    @cpython_refuses
     def test_module_lambda_raises_pickling_error(self):
         f = self.ex.submit(MODULE_LAMBDA, 1)
         with self.assertRaises(pickle.PicklingError):
@@ -627,6 +629,7 @@ class PicklingTest(SharedExecutorTestCase):
         # The executor is still usable afterwards.
         self.assertEqual(get(self.ex.submit(square, 5)), 25)
 
+    @cpython_refuses
     def test_local_lambda_raises_attribute_error(self):
         # CPython 3.11/3.12: pickling a local object raises AttributeError
         # ("Can't pickle local object ...").

@@ -28,6 +28,7 @@ import unittest
 from multiprocessing import Pool
 from multiprocessing.pool import MaybeEncodingError, RemoteTraceback
 
+from extensions import cpython_refuses
 from hang_guard import TIMEOUT, bounded, hang_count
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -403,12 +404,14 @@ class TaskExceptionTest(SharedPoolTestCase):
 # ---------------------------------------------------------------------------
 
 class PicklingTest(SharedPoolTestCase):
+    @cpython_refuses
     def test_lambda_function_raises_picklingerror(self):
         r = self.pool.apply_async(MODULE_LAMBDA, (1,))
         with self.assertRaises(pickle.PicklingError):
             r.get(timeout=TIMEOUT)
         self.assertEqual(bounded(self.pool.apply, square, (5,)), 25)
 
+    @cpython_refuses
     def test_map_lambda_raises_picklingerror(self):
         with self.assertRaises(pickle.PicklingError):
             bounded(self.pool.map, MODULE_LAMBDA, range(4))

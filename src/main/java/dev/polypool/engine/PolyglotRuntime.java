@@ -89,6 +89,9 @@ public final class PolyglotRuntime {
         return pythonSources;
     }
 
+    /** The launcher that started this JVM ({@code bin/polypool} exports it), or null. */
+    private static final String EXECUTABLE = System.getenv("POLYPOOL_EXECUTABLE");
+
     /**
      * Creates a GraalPy context on the shared engine. The context is not entered and has run
      * no Python code yet; its first evaluation pays for GraalPy's initialisation (0.1-0.7 s
@@ -117,6 +120,10 @@ public final class PolyglotRuntime {
                         "python.DontWriteBytecodeFlag", "false",
                         "python.PyCachePrefix", bytecodeCache.toString()))
                 .arguments("python", argv.toArray(String[]::new));
+        if (EXECUTABLE != null) {
+            // sys.executable: programs re-run "the interpreter" with it (subprocess, tests)
+            b.option("python.Executable", EXECUTABLE);
+        }
         Context context = b.build();
         // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
         Value bindings = context.getPolyglotBindings();

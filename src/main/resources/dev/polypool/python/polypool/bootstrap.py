@@ -63,6 +63,25 @@ def _get_all_start_methods(self):
     return list(START_METHODS)
 
 
+# modules that forkserver workers import before the main script, as CPython's server does
+forkserver_preload = []
+
+
+def set_forkserver_preload(self, module_names):
+    if not all(type(m) is str for m in module_names):
+        raise TypeError("module_names must be a list of strings")
+    forkserver_preload[:] = module_names
+
+
+def _default_start_method():
+    """The start method a program gets unless it sets one: ``POLYPOOL_START_METHOD``, else
+    fork, the default on Linux."""
+    method = os.environ.get("POLYPOOL_START_METHOD", "").strip() or "fork"
+    if method not in START_METHODS:
+        raise ValueError(f"POLYPOOL_START_METHOD={method!r}: expected one of {', '.join(START_METHODS)}")
+    return method
+
+
 # every context's queues (multiprocessing.Queue is bound to the default context); named
 # as the methods they replace, so that pickling a bound one finds them again
 def Queue(self, maxsize=0):
@@ -102,14 +121,17 @@ def _install_common():
     contexts = {name: EngineContext(name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context
-    default._default_context = contexts["fork"]
+    default._default_context = contexts[_default_start_method()]
     default._actual_context = None
     mp_context.DefaultContext.get_all_start_methods = _get_all_start_methods
+    mp_context.BaseContext.set_forkserver_preload = set_forkserver_preload
     mp_context.BaseContext.Queue = Queue
     mp_context.BaseContext.JoinableQueue = JoinableQueue
     # the package bound the default context's methods when it was imported
     multiprocessing.Queue = default.Queue
     multiprocessing.JoinableQueue = default.JoinableQueue
+    multiprocessing.get_all_start_methods = default.get_all_start_methods
+    multiprocessing.set_forkserver_preload = default.set_forkserver_preload
     _StdPool.__new__ = _pool_new
     # Lines printed by concurrent workers must stay whole and reach the console promptly,
     # as CPython's line-buffered stdout on a terminal does.

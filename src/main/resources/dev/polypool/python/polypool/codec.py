@@ -15,6 +15,7 @@ classes defined in the main script, which CPython gets for free by copying the p
 importable still goes by reference.
 """
 
+import builtins
 import importlib
 import io
 import marshal
@@ -29,8 +30,23 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 def dumps(obj):
-    """Pickle ``obj`` as CPython's multiprocessing would, returned as Latin-1 text."""
-    return bytes(ForkingPickler.dumps(obj, _PROTOCOL)).decode("latin-1")
+    """Pickle ``obj`` as CPython's multiprocessing would, returned as Latin-1 text.
+
+    Beyond CPython: a function or class that pickle cannot find by reference (a lambda, a
+    nested function, a closure, a class defined in a function) goes by value instead of
+    raising. Everything else CPython refuses still fails, with CPython's exception.
+    """
+    try:
+        return bytes(ForkingPickler.dumps(obj, _PROTOCOL)).decode("latin-1")
+    except (pickle.PicklingError, AttributeError) as e:
+        # the C pickler's fast path is kept for the common case: by value only on failure
+        first = e
+    buf = io.BytesIO()
+    try:
+        _ValuePickler(buf).dump(obj)
+    except Exception:
+        raise first from None
+    return buf.getvalue().decode("latin-1")
 
 
 def loads(text):
@@ -63,9 +79,19 @@ def _main_dict():
     return main.__dict__ if main is not None else None
 
 
-def _make_function(code, name, ncells):
+def _module_dict(name):
+    """The globals of a function rebuilt by value: its module's, as loaded in this context."""
+    if name in (None, "__main__", "__mp_main__"):
+        return _main_dict()
+    try:
+        return importlib.import_module(name).__dict__
+    except ImportError:
+        return {"__builtins__": builtins, "__name__": name}
+
+
+def _make_function(code, name, ncells, module=None):
     closure = tuple(types.CellType() for _ in range(ncells)) or None
-    return types.FunctionType(marshal.loads(code), _main_dict(), name, None, closure)
+    return types.FunctionType(marshal.loads(code), _module_dict(module), name, None, closure)
 
 
 def _set_function_state(func, state):
@@ -98,7 +124,7 @@ def _reduce_function(func):
     state = (func.__defaults__, func.__kwdefaults__, func.__qualname__, func.__doc__,
              func.__module__, func.__annotations__, dict(func.__dict__),
              tuple(_cell_value(c) for c in cells))
-    return (_make_function, (marshal.dumps(func.__code__), func.__name__, len(cells)),
+    return (_make_function, (marshal.dumps(func.__code__), func.__name__, len(cells), func.__module__),
             state, None, None, _set_function_state)
 
 
@@ -167,7 +193,100 @@ class _MainPickler(ForkingPickler):
             name = obj.__name__
             if sys.modules.get(name) is obj and name not in ("__main__", "__mp_main__"):
                 return importlib.import_module, (name,)
+        if isinstance(obj, (types.FunctionType, type)) and not _findable(obj):
+            return _by_value(obj) or NotImplemented
         return NotImplemented
+
+
+def _findable(obj):
+    """Whether pickle would find ``obj`` (a function or class) again by its name."""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    qualname = getattr(obj, "__qualname__", "")
+    if module is None or "<" in qualname:
+        return False
+    found = module
+    try:
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except AttributeError:
+        return False
+    return found is obj
+
+
+def _by_value(obj):
+    """The by-value reduction of a function or a plain class, or None for anything else."""
+    if isinstance(obj, types.FunctionType):
+        return _reduce_function(obj)
+    if isinstance(obj, type) and type(obj) is type:
+        return _reduce_class(obj)
+    return None
+
+
+class _ValuePickler(ForkingPickler):
+    """Pickles functions and classes that cannot be found by name by value (the
+    extension ``dumps`` falls back to); everything else as ``ForkingPickler`` does."""
+
+    def __init__(self, file):
+        super().__init__(file, _PROTOCOL)
+
+    def reducer_override(self, obj):
+        if isinstance(obj, (types.FunctionType, type)) and not _findable(obj):
+            return _by_value(obj) or NotImplemented
+        return NotImplemented
+
+
+def _from_main(qualname, fallback):
+    """A ``__main__`` function or class as the re-imported main script defines it (spawn),
+    else rebuilt from its value: one the script defines under ``if __name__ ==
+    "__main__":`` exists only in the parent."""
+    obj = sys.modules.get("__main__")
+    try:
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+    except AttributeError:
+        return loads(fallback)
+
+
+class _SpawnPickler(ForkingPickler):
+    """Pickles for a child that starts from a fresh context (spawn, forkserver): what
+    ``__main__`` defines goes by name, found in the child's re-imported main script, with
+    its value as a fallback; other unnamed functions and classes by value. With
+    ``inherit``, locks and semaphores go across as the same shared objects."""
+
+    def __init__(self, file, inherit=False, forced=None):
+        super().__init__(file, _PROTOCOL)
+        self._inherit = inherit
+        self._forced = forced
+
+    def reducer_override(self, obj):
+        if self._inherit:
+            synchronize = sys.modules.get("multiprocessing.synchronize")
+            if synchronize is not None and isinstance(obj, synchronize.SemLock):
+                return _reduce_semlock(obj)
+        if not isinstance(obj, (types.FunctionType, type)):
+            return NotImplemented
+        if obj is self._forced or not _findable(obj):
+            return _by_value(obj) or NotImplemented
+        if obj.__module__ in ("__main__", "__mp_main__") and _by_value(obj) is not None:
+            buf = io.BytesIO()
+            _SpawnPickler(buf, self._inherit, forced=obj).dump(obj)
+            return _from_main, (obj.__qualname__, buf.getvalue().decode("latin-1"))
+        return NotImplemented
+
+
+def dumps_spawn(obj, inherit=False):
+    """Pickle ``obj`` for a spawned child (see ``_SpawnPickler``), as Latin-1 text."""
+    from multiprocessing import context
+    buf = io.BytesIO()
+    previous = context.get_spawning_popen()
+    if inherit:
+        context.set_spawning_popen(_Inheriting())
+    try:
+        _SpawnPickler(buf, inherit).dump(obj)
+    finally:
+        context.set_spawning_popen(previous)
+    return buf.getvalue().decode("latin-1")
 
 
 class _Inheriting:

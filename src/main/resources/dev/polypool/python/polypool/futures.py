@@ -105,7 +105,7 @@ class ProcessPoolExecutor(_base.Executor):
         self._engine = tasks.start_engine(
             self._max_workers, self._max_tasks_per_child, _WORKER_PREFIX.get(method, "ForkProcess"),
             method, self._initializer, self._initargs, tasks.FUTURES_ERRORS)
-        self._sender = tasks.Sender(self._engine)
+        self._sender = tasks.Sender(self._engine, method)
         self._results = threading.Thread(
             target=ProcessPoolExecutor._handle_results,
             args=(weakref.ref(self), self._engine, self._pending, self._shutdown_lock),

@@ -59,7 +59,7 @@ class Pool(mp_pool.Pool):
         prefix = self._ctx.worker_prefix() if hasattr(self._ctx, "worker_prefix") else "ForkPoolWorker"
         self._engine = tasks.start_engine(processes, maxtasksperchild, prefix, self._ctx.get_start_method(),
                                           initializer, initargs, tasks.POOL_ERRORS)
-        self._sender = tasks.Sender(self._engine)
+        self._sender = tasks.Sender(self._engine, self._ctx.get_start_method())
         self._state = RUN
         self._result_handler = threading.Thread(
             target=Pool._handle_results, args=(self._engine, self._cache),

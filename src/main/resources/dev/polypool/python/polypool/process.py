@@ -31,7 +31,10 @@ class Popen:
             except Exception:
                 pass
         setup = tasks.child_setup(self.method)
-        text = codec.dumps_inherited(process_obj)
+        if tasks.forks(self.method):
+            text = codec.dumps_inherited(process_obj)
+        else:
+            text = codec.dumps_spawn(process_obj, inherit=True)
         self._child = host.startProcess(process_obj.name, setup, text)
         self.pid = self._child.pid()
         # no file descriptor marks the process's end: connection.wait() cannot watch it

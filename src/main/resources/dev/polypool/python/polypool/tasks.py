@@ -3,6 +3,7 @@ tasks, and reading outcomes back. Used by ``polypool.pool`` (``multiprocessing.P
 and ``polypool.futures`` (``ProcessPoolExecutor``).
 """
 
+import os
 import sys
 import types
 
@@ -46,20 +47,51 @@ def function_ref(func):
 
 
 def check_may_have_children():
-    """CPython's rule: a daemonic process (a pool worker) starts no processes."""
-    from multiprocessing import process
+    """CPython's rules: a daemonic process (a pool worker) starts no processes, and a
+    spawned child starts none while it still imports the parent's main script."""
+    from multiprocessing import process, spawn
+    spawn._check_not_importing_main()
     if host is None or process.current_process()._config.get("daemon"):
         raise AssertionError("daemonic processes are not allowed to have children")
 
 
-def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS):
-    """What a new worker or process context needs of this one: the program's state now
-    (fork semantics), and the pool's initializer; read by ``polypool.worker``."""
-    main_text = codec.dumps_main()
+def main_origin():
+    """Where a spawned child finds the parent's main script: ``("path", file)``,
+    ``("name", module)`` for ``-m``, or None (``-c``, stdin, an interactive session), as
+    CPython's ``spawn.get_preparation_data`` decides."""
     main = sys.modules.get("__main__")
-    return codec.dumps((
-        start_method, list(sys.path), getattr(main, "__file__", None), main_text,
-        codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs))), errors))
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
+    if name is not None:
+        # CPython never re-runs a package's __main__ (python -m unittest, pip...)
+        return None if name == "__main__" or name.endswith(".__main__") else ("name", name)
+    file = getattr(main, "__file__", None)
+    return ("path", os.path.abspath(file)) if file else None
+
+
+def forks(start_method):
+    return start_method == "fork"
+
+
+def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS):
+    """What a new worker or process context needs of this one, read by
+    ``polypool.worker``: under fork the program's state now and the pool's initializer;
+    under spawn and forkserver where to re-import the main script from instead."""
+    main = sys.modules.get("__main__")
+    setup = {"start_method": start_method, "sys_path": list(sys.path), "errors": errors,
+             "main_file": getattr(main, "__file__", None)}
+    init = (initializer, tuple(initargs))
+    if forks(start_method):
+        setup["main_text"] = codec.dumps_main()
+        setup["modules"] = codec.dumps_modules()
+        setup["init"] = codec.dumps_inherited(init)
+    else:
+        setup["main_origin"] = main_origin()
+        if start_method == "forkserver":
+            from polypool import bootstrap
+            setup["preload"] = list(bootstrap.forkserver_preload)
+        setup["init"] = codec.dumps_spawn(init, inherit=True)
+    return codec.dumps(setup)
 
 
 def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
@@ -70,31 +102,38 @@ def start_engine(processes, max_tasks, name_prefix, start_method, initializer, i
 
 
 class Sender:
-    """Encodes tasks for one engine: plain values as they are, anything else pickled;
-    functions by reference when the worker can import them, else pickled with the task."""
+    """Encodes tasks for one engine: plain values as they are, anything else pickled.
 
-    def __init__(self, engine):
+    A function goes by reference when the worker can import it. Otherwise (a lambda, a
+    closure, a function of the main script that a spawned worker may not define) its
+    pickled value stands in for the reference, ``"!" + text``, which each worker decodes
+    once. Other callables (bound methods, partials, callable objects) are pickled with
+    every task, as CPython does.
+    """
+
+    def __init__(self, engine, start_method="fork"):
         self._engine = engine
+        self._forks = forks(start_method)
         self._refs = {}
 
     def _ref(self, func):
         try:
             return self._refs[func]
         except (KeyError, TypeError):
-            ref = function_ref(func)
-            try:
-                self._refs[func] = ref
-            except TypeError:
-                pass
-            return ref
+            pass
+        ref = function_ref(func)
+        if ref is not None and not self._forks and ref.startswith("__main__:"):
+            ref = None
+        if ref is None and isinstance(func, types.FunctionType):
+            ref = "!" + (codec.dumps(func) if self._forks else codec.dumps_spawn(func))
+        if ref is not None:
+            self._refs[func] = ref
+        return ref
 
     def submit(self, job, index, kind, func, payload):
         """Queue one task; raises what pickling raises for a payload that cannot be sent."""
         ref = self._ref(func)
-        if ref is None and "<locals>" in getattr(func, "__qualname__", ""):
-            # CPython's pickle refuses nested functions by reference, in these words
-            raise AttributeError(f"Can't pickle local object {func.__qualname__!r}")
-        if ref is not None and (kind == CALL) and codec.is_plain(payload):
+        if ref is not None and kind == CALL and codec.is_plain(payload):
             self._engine.submit(job, index, kind, ref, True, payload)
         else:
             text = codec.dumps(payload if ref is not None else (func, payload))

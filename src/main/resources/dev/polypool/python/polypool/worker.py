@@ -17,9 +17,12 @@ _errors = None  # tasks.POOL_ERRORS or tasks.FUTURES_ERRORS, set by start()
 
 
 def _resolve(ref):
-    """Look up a ``module:qualname`` function reference, as unpickling would."""
+    """Look up a ``module:qualname`` function reference, as unpickling would, or decode a
+    function sent by value (``"!" + text``)."""
     func = _functions.get(ref)
-    if func is None:
+    if func is None and ref.startswith("!"):
+        func = _functions[ref] = codec.loads(ref[1:])
+    elif func is None:
         module_name, qualname = ref.split(":", 1)
         obj = importlib.import_module(module_name)
         try:
@@ -87,20 +90,61 @@ def _encode_exception(exc):
 
 def _become_child(name, identity, pid, ppid, setup, daemon):
     # identity: the N of a pool worker's name; None for a Process, which brings its own
-    """Give this fresh context its identity and the parent's state; returns the setup's
-    initializer and its arguments, still encoded."""
+    """Give this fresh context its identity and what its start method carries over of the
+    parent; returns the encoded initializer and its arguments."""
     global _errors
-    start_method, sys_path, main_file, main_text, module_states, init_text, _errors = codec.loads(setup)
+    setup = codec.loads(setup)
+    _errors = setup["errors"]
+    start_method = setup["start_method"]
     bootstrap.install_worker(name, identity, pid, ppid, start_method, daemon)
-    sys.path[:] = sys_path
-    codec.restore_modules(module_states)
-    main = types.ModuleType("__main__")
-    if main_file is not None:
-        main.__file__ = main_file
-    sys.modules["__main__"] = main
-    sys.modules["__mp_main__"] = main
-    codec.load_main(main_text, main)
-    return init_text
+    sys.path[:] = setup["sys_path"]
+    if "main_text" in setup:
+        # fork: the parent's main module as it was a moment ago, without running it again
+        codec.restore_modules(setup["modules"])
+        main = types.ModuleType("__main__")
+        if setup["main_file"] is not None:
+            main.__file__ = setup["main_file"]
+        sys.modules["__main__"] = sys.modules["__mp_main__"] = main
+        codec.load_main(setup["main_text"], main)
+    else:
+        for module in setup.get("preload", ()):
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass  # as CPython's forkserver: a preload that fails is skipped
+        _import_main(setup["main_origin"])
+    return setup["init"]
+
+
+def _import_main(origin):
+    """Run the parent's main script again as ``__mp_main__``, as a spawned CPython child
+    does; starting a process from its top-level code raises CPython's bootstrapping
+    RuntimeError (``polypool.tasks.check_may_have_children``)."""
+    from multiprocessing import process
+    current = process.current_process()
+    current._inheriting = True
+    try:
+        if origin is None:
+            main = types.ModuleType("__mp_main__")
+            sys.modules["__main__"] = sys.modules["__mp_main__"] = main
+            return
+        import runpy
+        kind, where = origin
+        main = types.ModuleType("__mp_main__")
+        sys.modules["__main__"] = sys.modules["__mp_main__"] = main
+        try:
+            if kind == "path":
+                namespace = runpy.run_path(where, run_name="__mp_main__")
+            else:
+                namespace = runpy.run_module(where, run_name="__mp_main__", alter_sys=True)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            raise
+        main.__dict__.update(namespace)
+        sys.modules["__main__"] = sys.modules["__mp_main__"] = main
+    finally:
+        del current._inheriting
 
 
 def start(name, identity, pid, ppid, setup):
