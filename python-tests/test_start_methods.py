@@ -255,6 +255,18 @@ class PicklingTest(unittest.TestCase):
                 self.assertEqual(back, Point(8, 9))
                 self.assertTrue(back.rebuilt)
 
+    def test_large_buffers_round_trip(self):
+        # larger than polypool's in-memory threshold (1 MiB): they travel through a file
+        blob = bytes(range(256)) * (12 * 1024)
+        for method in METHODS:
+            pool = pool_for(method)
+            with self.subTest(method=method):
+                self.assertEqual(bounded(pool.apply, identity, (blob,)), blob)
+                back = bounded(pool.apply, identity, (bytearray(blob),))
+                self.assertIsInstance(back, bytearray)
+                self.assertEqual(back, blob)
+                self.assertEqual(bounded(pool.map, len, [blob, blob[:10]], 1), [len(blob), 10])
+
     def test_unpicklable_argument_fails_in_the_caller(self):
         for method in METHODS:
             pool = pool_for(method)

@@ -1,9 +1,14 @@
 package dev.polypool.sync;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.ref.WeakReference;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 
 import org.graalvm.polyglot.HostAccess;
 
@@ -70,6 +75,45 @@ public final class SyncServices {
     public SharedQueue lookupQueue(long handle) {
         WeakReference<SharedQueue> ref = queues.get(handle);
         return ref == null ? null : ref.get();
+    }
+
+    /**
+     * The directory through which large pickles travel between contexts, created on first
+     * use (in {@code /dev/shm} when the machine has it) and deleted with its files when the
+     * JVM exits.
+     *
+     * @throws UncheckedIOException if the directory cannot be created
+     */
+    @HostAccess.Export
+    public String transferDirectory() {
+        return TransferDirectory.PATH;
+    }
+
+    /** Holder: the directory exists only once some context sends a large pickle. */
+    private static final class TransferDirectory {
+        static final String PATH = create();
+
+        private static String create() {
+            try {
+                Path shm = Path.of("/dev/shm");
+                Path dir = Files.isDirectory(shm) && Files.isWritable(shm)
+                        ? Files.createTempDirectory(shm, "polypool-")
+                        : Files.createTempDirectory("polypool-");
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(dir)));
+                return dir.toString();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        private static void deleteTree(Path dir) {
+            try (Stream<Path> files = Files.list(dir)) {
+                files.forEach(f -> f.toFile().delete());
+            } catch (IOException | UncheckedIOException ignored) {
+                // best effort at exit
+            }
+            dir.toFile().delete();
+        }
     }
 
     /** The semaphore with this handle, or null if no context holds it any more. */

@@ -29,28 +29,61 @@ from multiprocessing.reduction import ForkingPickler
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
-def dumps(obj):
+# Beyond this size a pickle that is read once travels through a file in the engine's
+# transfer directory (in /dev/shm): GraalPy's Latin-1 encode and decode cost about 50 ns a
+# byte, a file write and read a small fraction of that.
+_FILE_THRESHOLD = 1 << 20
+_FILE_MARK = "\x00"  # never the first character of a pickle (protocol 2+ starts with \x80)
+_transfer_dir = None
+
+
+def dumps(obj, read_once=False):
     """Pickle ``obj`` as CPython's multiprocessing would, returned as Latin-1 text.
+
+    With ``read_once`` (task arguments, results, queue items: each is loaded exactly once)
+    a large pickle goes to a file and the text names it; ``loads`` reads and removes it.
 
     Beyond CPython: a function or class that pickle cannot find by reference (a lambda, a
     nested function, a closure, a class defined in a function) goes by value instead of
     raising. Everything else CPython refuses still fails, with CPython's exception.
     """
     try:
-        return bytes(ForkingPickler.dumps(obj, _PROTOCOL)).decode("latin-1")
-    except (pickle.PicklingError, AttributeError) as e:
+        data = ForkingPickler.dumps(obj, _PROTOCOL)
+    except (pickle.PicklingError, AttributeError) as first:
         # the C pickler's fast path is kept for the common case: by value only on failure
-        first = e
-    buf = io.BytesIO()
-    try:
-        _ValuePickler(buf).dump(obj)
-    except Exception:
-        raise first from None
-    return buf.getvalue().decode("latin-1")
+        buf = io.BytesIO()
+        try:
+            _ValuePickler(buf).dump(obj)
+        except Exception:
+            raise first from None
+        data = buf.getbuffer()
+    if read_once and len(data) > _FILE_THRESHOLD:
+        return _to_file(data)
+    return str(data, "latin-1")
+
+
+def _to_file(data):
+    global _transfer_dir
+    if _transfer_dir is None:
+        import polyglot
+        _transfer_dir = str(polyglot.import_value("polypool.sync").transferDirectory())
+    import tempfile
+    fd, path = tempfile.mkstemp(dir=_transfer_dir)
+    with open(fd, "wb") as f:
+        f.write(data)
+    return _FILE_MARK + path
 
 
 def loads(text):
     """Rebuild an object from the text of ``dumps`` or ``dumps_main``."""
+    if text[:1] == _FILE_MARK:
+        path = text[1:]
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        finally:
+            os.unlink(path)
+        return pickle.loads(data)
     return pickle.loads(text.encode("latin-1"))
 
 

@@ -47,7 +47,7 @@ class Queue:
 
     def put(self, obj, block=True, timeout=None):
         self._check_closed()
-        item = codec.dumps(obj)
+        item = codec.dumps(obj, read_once=True)
         if not wait_in_slices(lambda seconds: self._shared.put(item, seconds), block, timeout, bool):
             raise _queue.Full
 

@@ -136,7 +136,7 @@ class Sender:
         if ref is not None and kind == CALL and codec.is_plain(payload):
             self._engine.submit(job, index, kind, ref, True, payload)
         else:
-            text = codec.dumps(payload if ref is not None else (func, payload))
+            text = codec.dumps(payload if ref is not None else (func, payload), read_once=True)
             self._engine.submit(job, index, kind, ref, False, text)
 
 

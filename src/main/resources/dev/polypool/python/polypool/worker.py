@@ -67,7 +67,7 @@ def run(kind, ref, plain, payload):
     if codec.is_plain(result):
         return "2" + result if type(result) is str else result
     try:
-        return "0" + codec.dumps(result)
+        return "0" + codec.dumps(result, read_once=True)
     except Exception as e:
         if _errors == FUTURES_ERRORS:
             return "1" + _encode_exception(e)
