@@ -120,31 +120,28 @@ def _import_main(origin):
     """Run the parent's main script again as ``__mp_main__``, as a spawned CPython child
     does; starting a process from its top-level code raises CPython's bootstrapping
     RuntimeError (``polypool.tasks.check_may_have_children``)."""
+    main = types.ModuleType("__mp_main__")
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = main
+    if origin is None:
+        return
+    import runpy
     from multiprocessing import process
+    kind, where = origin
     current = process.current_process()
     current._inheriting = True
     try:
-        if origin is None:
-            main = types.ModuleType("__mp_main__")
-            sys.modules["__main__"] = sys.modules["__mp_main__"] = main
-            return
-        import runpy
-        kind, where = origin
-        main = types.ModuleType("__mp_main__")
-        sys.modules["__main__"] = sys.modules["__mp_main__"] = main
-        try:
-            if kind == "path":
-                namespace = runpy.run_path(where, run_name="__mp_main__")
-            else:
-                namespace = runpy.run_module(where, run_name="__mp_main__", alter_sys=True)
-        except BaseException:
-            traceback.print_exc()
-            sys.stderr.flush()
-            raise
-        main.__dict__.update(namespace)
-        sys.modules["__main__"] = sys.modules["__mp_main__"] = main
+        if kind == "path":
+            namespace = runpy.run_path(where, run_name="__mp_main__")
+        else:
+            namespace = runpy.run_module(where, run_name="__mp_main__", alter_sys=True)
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        raise
     finally:
         del current._inheriting
+    main.__dict__.update(namespace)
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = main
 
 
 def start(name, identity, pid, ppid, setup):
