@@ -134,24 +134,30 @@ def _import_main(origin):
             namespace = runpy.run_path(where, run_name="__mp_main__")
         else:
             namespace = runpy.run_module(where, run_name="__mp_main__", alter_sys=True)
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-        raise
     finally:
         del current._inheriting
     main.__dict__.update(namespace)
     sys.modules["__main__"] = sys.modules["__mp_main__"] = main
 
 
+def _print_failure():
+    traceback.print_exc()
+    sys.stderr.flush()
+
+
 def start(name, identity, pid, ppid, setup):
     """Make this fresh context a pool worker of the parent that sent ``setup``.
 
-    Gives the context its process identity, rebuilds the parent's ``__main__`` as it was
-    when the pool started, and runs the pool's initializer. Returns ``run``. An initializer
-    that raises is reported on stderr as CPython reports a failed worker, and re-raised.
+    Gives the context its process identity and the parent's ``__main__`` (as it was when
+    the pool started under fork, imported again under spawn and forkserver), and runs the
+    pool's initializer. Returns ``run``. A start-up or initializer failure is reported on
+    stderr as CPython reports a failed worker, and re-raised.
     """
-    init_text = _become_child(name, identity, pid, ppid, setup, daemon=True)
+    try:
+        init_text = _become_child(name, identity, pid, ppid, setup, daemon=True)
+    except BaseException:
+        _print_failure()  # e.g. the re-imported main script started a process
+        raise
     try:
         initializer, initargs = codec.loads(init_text)
         if initializer is not None:
@@ -160,8 +166,7 @@ def start(name, identity, pid, ppid, setup):
         # what CPython's pool worker and executor worker each print before exiting
         header = "Exception in initializer:" if _errors == FUTURES_ERRORS else f"Process {name}:"
         sys.stderr.write(header + "\n")
-        traceback.print_exc()
-        sys.stderr.flush()
+        _print_failure()
         raise
     return run
 
@@ -172,7 +177,11 @@ def run_process(name, pid, ppid, setup, process_text):
     The process object's own ``_bootstrap`` runs it, as in a CPython child: it becomes
     ``current_process()``, runs ``run()``, reports an uncaught exception and finalises.
     """
-    _become_child(name, None, pid, ppid, setup, daemon=False)
+    try:
+        _become_child(name, None, pid, ppid, setup, daemon=False)
+    except Exception:
+        _print_failure()  # as a CPython child that fails before running its target
+        return 1
     process = codec.loads(process_text)
     # _bootstrap ends by joining the non-daemon threads, through their locks in this set;
     # the context was prepared on another Java thread, whose entry here is stale: only
