@@ -57,9 +57,11 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
     (fork semantics), and the pool's initializer; read by ``polypool.worker``."""
     main_text = codec.dumps_main()
     main = sys.modules.get("__main__")
+    from multiprocessing import process
     return codec.dumps((
         start_method, list(sys.path), getattr(main, "__file__", None), main_text,
-        codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs))), errors))
+        codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs))), errors,
+        bytes(process.current_process().authkey)))
 
 
 def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):

@@ -90,8 +90,12 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     """Give this fresh context its identity and the parent's state; returns the setup's
     initializer and its arguments, still encoded."""
     global _errors
-    start_method, sys_path, main_file, main_text, module_states, init_text, _errors = codec.loads(setup)
+    (start_method, sys_path, main_file, main_text, module_states, init_text, _errors,
+     authkey) = codec.loads(setup)
     bootstrap.install_worker(name, identity, pid, ppid, start_method, daemon)
+    # inherited as a forked child inherits it: manager proxies sent to workers authenticate with it
+    from multiprocessing import process
+    process.current_process().authkey = authkey
     sys.path[:] = sys_path
     codec.restore_modules(module_states)
     main = types.ModuleType("__main__")
