@@ -17,7 +17,8 @@ import queue
 import time
 
 import polyglot
-from multiprocessing import connection, process, util
+from multiprocessing import connection, util
+from multiprocessing.context import ProcessError
 from multiprocessing.reduction import ForkingPickler
 
 from polypool.sync import wait_in_slices
@@ -234,10 +235,10 @@ def _start(self, initializer=None, initargs=()):
     state = self._state.value
     if state != State.INITIAL:
         if state == State.STARTED:
-            raise process.ProcessError("Already started server")
+            raise ProcessError("Already started server")
         if state == State.SHUTDOWN:
-            raise process.ProcessError("Manager has shut down")
-        raise process.ProcessError("Unknown state {!r}".format(state))
+            raise ProcessError("Manager has shut down")
+        raise ProcessError("Unknown state {!r}".format(state))
     if initializer is not None and not callable(initializer):
         raise TypeError("initializer must be a callable")
     from polypool.queues import Queue
