@@ -129,6 +129,8 @@ public final class SyncServices {
      */
     @HostAccess.Export
     public ChannelListener newListener(String address) {
+        // a manager's server never closes its listener: drop those whose process has ended
+        listeners.values().removeIf(l -> !l.open());
         ChannelListener fresh = new ChannelListener(address);
         ChannelListener current = listeners.compute(address,
                 (key, old) -> old != null && old.open() ? old : fresh);

@@ -179,14 +179,14 @@ class Listener:
 
 def Client(address, family=None, authkey=None):
     """Connect to the ``Listener`` at ``address``, as ``multiprocessing.connection.Client``."""
+    if authkey is not None and not isinstance(authkey, bytes):
+        raise TypeError("authkey should be a byte string")
     end = _services.connect(_key(address))
     if end is None:
         if isinstance(address, str):
             raise FileNotFoundError(errno.ENOENT, "No such file or directory")
         raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
     conn = Connection(end)
-    if authkey is not None and not isinstance(authkey, bytes):
-        raise TypeError("authkey should be a byte string")
     if authkey is not None:
         connection.answer_challenge(conn, authkey)
         connection.deliver_challenge(conn, authkey)
