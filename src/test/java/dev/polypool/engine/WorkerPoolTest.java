@@ -53,7 +53,9 @@ class WorkerPoolTest {
                 def shout(x):
                     print('line', x)
                     return x
-                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main(), {}, codec.dumps((None, ())), 'pool'))
+                import multiprocessing
+                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main(), {}, codec.dumps((None, ())), 'pool',
+                                     bytes(multiprocessing.current_process().authkey)))
                 """);
         codec = client.eval("python", "codec");
         setup = client.eval("python", "SETUP").asString();
