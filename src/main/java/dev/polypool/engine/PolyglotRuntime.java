@@ -108,6 +108,9 @@ public final class PolyglotRuntime {
                 .engine(engine)
                 .allowHostAccess(HOST_ACCESS)
                 .allowIO(IOAccess.ALL)
+                // ctypes needs it; multiprocessing's Value/Array and shared_memory are ctypes
+                // objects over native memory that every context maps (dev.polypool.sync.SharedBuffer)
+                .allowNativeAccess(true)
                 .allowCreateThread(true)
                 .allowCreateProcess(true)
                 .allowEnvironmentAccess(EnvironmentAccess.INHERIT)

@@ -29,6 +29,9 @@ public final class SyncServices {
     private final AtomicLong nextHandle = new AtomicLong();
     private final Map<Long, WeakReference<SharedSemaphore>> semaphores = new ConcurrentHashMap<>();
     private final Map<Long, WeakReference<SharedQueue>> queues = new ConcurrentHashMap<>();
+    private final Map<Long, WeakReference<SharedBuffer>> buffers = new ConcurrentHashMap<>();
+    private final NamedSharedMemory namedMemory = new NamedSharedMemory(java.nio.file.Path.of("/dev/shm"));
+    private final Map<String, ChannelListener> listeners = new ConcurrentHashMap<>();
 
     private SyncServices() {
     }
@@ -121,5 +124,71 @@ public final class SyncServices {
     public SharedSemaphore lookup(long handle) {
         WeakReference<SharedSemaphore> ref = semaphores.get(handle);
         return ref == null ? null : ref.get();
+    }
+
+    /**
+     * A new block of {@code size} zeroed bytes of native memory shared by the contexts that hold it.
+     *
+     * @throws IllegalArgumentException if {@code size} is negative
+     */
+    @HostAccess.Export
+    public SharedBuffer newBuffer(long size) {
+        long handle = nextHandle.incrementAndGet();
+        SharedBuffer b = new SharedBuffer(handle, size);
+        if (handle % 1024 == 0) {
+            buffers.values().removeIf(ref -> ref.get() == null);
+        }
+        buffers.put(handle, new WeakReference<>(b));
+        return b;
+    }
+
+    /** The block with this handle, or null if no context holds it any more. */
+    @HostAccess.Export
+    public SharedBuffer lookupBuffer(long handle) {
+        WeakReference<SharedBuffer> ref = buffers.get(handle);
+        return ref == null ? null : ref.get();
+    }
+
+    /** POSIX shared memory by name; see {@link NamedSharedMemory#open}. */
+    @HostAccess.Export
+    public Object openSharedMemory(String name, boolean create, long size) {
+        return namedMemory.open(name, create, size);
+    }
+
+    /** A mapping of POSIX shared memory by handle; see {@link NamedSharedMemory#lookup}. */
+    @HostAccess.Export
+    public NamedSharedMemory.Mapping lookupSharedMemory(long handle) {
+        return namedMemory.lookup(handle);
+    }
+
+    /** Removes a POSIX shared memory name; 0 or an errno. */
+    @HostAccess.Export
+    public int unlinkSharedMemory(String name) {
+        return namedMemory.unlink(name);
+    }
+
+    /**
+     * A listener at {@code address} owned by the calling thread, or null if a live listener
+     * already has that address.
+     */
+    @HostAccess.Export
+    public ChannelListener newListener(String address) {
+        // a manager's server never closes its listener: drop those whose process has ended
+        listeners.values().removeIf(l -> !l.open());
+        ChannelListener fresh = new ChannelListener(address);
+        ChannelListener current = listeners.compute(address,
+                (key, old) -> old != null && old.open() ? old : fresh);
+        return current == fresh ? fresh : null;
+    }
+
+    /** A connection to the listener at {@code address} for the calling thread, or null if none listens there. */
+    @HostAccess.Export
+    public SharedChannel.End connect(String address) {
+        ChannelListener listener = listeners.get(address);
+        return listener == null ? null : listener.connect();
+    }
+
+    void forgetListener(ChannelListener listener) {
+        listeners.remove(listener.address(), listener);
     }
 }

@@ -53,7 +53,8 @@ class WorkerPoolTest {
                 def shout(x):
                     print('line', x)
                     return x
-                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main(), {}, codec.dumps((None, ())), 'pool'))
+                from polypool import tasks
+                SETUP = tasks.child_setup('fork')
                 """);
         codec = client.eval("python", "codec");
         setup = client.eval("python", "SETUP").asString();

@@ -111,6 +111,21 @@ def _use_engine_executor(_module):
         import polypool.futures  # noqa: F401 -- installs itself into concurrent.futures
 
 
+def _use_shared_heap(module):
+    from polypool import heap
+    heap.install(module)
+
+
+def _use_shared_memory(module):
+    from polypool import shared_memory
+    shared_memory.install(module)
+
+
+def _use_engine_managers(module):
+    from polypool import managers
+    managers.install(module)
+
+
 def _install_common():
     global _installed
     if _installed:
@@ -118,6 +133,10 @@ def _install_common():
     _installed = True
     # concurrent.futures loads its process pool lazily; replace it when it is loaded
     hooks.on_import("concurrent.futures.process", _use_engine_executor)
+    # Value/Array/Barrier memory, shared_memory and managers across contexts
+    hooks.on_import("multiprocessing.heap", _use_shared_heap)
+    hooks.on_import("multiprocessing.shared_memory", _use_shared_memory)
+    hooks.on_import("multiprocessing.managers", _use_engine_managers)
     contexts = {name: EngineContext(name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context

@@ -78,8 +78,12 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
     ``polypool.worker``: under fork the program's state now and the pool's initializer;
     under spawn and forkserver where to re-import the main script from instead."""
     main = sys.modules.get("__main__")
+    from multiprocessing import process
+    # the authkey is inherited as a forked child inherits it: manager proxies sent to
+    # workers authenticate with it
     setup = {"start_method": start_method, "sys_path": list(sys.path), "errors": errors,
-             "main_file": getattr(main, "__file__", None)}
+             "main_file": getattr(main, "__file__", None),
+             "authkey": bytes(process.current_process().authkey)}
     init = (initializer, tuple(initargs))
     if forks(start_method):
         setup["main_text"] = codec.dumps_main()

@@ -97,6 +97,8 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     _errors = setup["errors"]
     start_method = setup["start_method"]
     bootstrap.install_worker(name, identity, pid, ppid, start_method, daemon)
+    from multiprocessing import process
+    process.current_process().authkey = setup["authkey"]
     sys.path[:] = setup["sys_path"]
     if "main_text" in setup:
         # fork: the parent's main module as it was a moment ago, without running it again

@@ -1,0 +1,237 @@
+package dev.polypool.sync;
+
+import java.io.IOException;
+import java.lang.ref.WeakReference;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.graalvm.polyglot.HostAccess;
+
+/**
+ * POSIX shared memory by name, as {@code multiprocessing.shared_memory} uses it: a block
+ * named {@code /psm_x} is the file {@code /dev/shm/psm_x} (where glibc's {@code shm_open}
+ * puts it), mapped shared into this process. Every {@code SharedMemory} object maps the
+ * file afresh, so all contexts, and other processes on the machine, see the same bytes.
+ *
+ * <p>Failures come back as errno values rather than exceptions, so that Python raises the
+ * {@code OSError} subclass CPython raises. Like CPython's resource tracker, this object
+ * remembers the names opened and not unlinked, and unlinks them with a warning on stderr
+ * when the JVM exits. Thread-safe.
+ */
+public final class NamedSharedMemory {
+    /** errno values, as on Linux. */
+    static final int ENOENT = 2;
+    static final int EACCES = 13;
+    static final int EEXIST = 17;
+    static final int EINVAL = 22;
+    static final int ENAMETOOLONG = 36;
+    /** {@link #open} result for an existing block of size 0, which cannot be mapped. */
+    public static final int EMPTY = -1;
+
+    private static final int NAME_MAX = 255;
+
+    private final Path directory;
+    private final AtomicLong nextHandle = new AtomicLong();
+    private final Map<Long, WeakReference<Mapping>> mappings = new ConcurrentHashMap<>();
+    private final Set<String> tracked = new LinkedHashSet<>();
+    private boolean hookInstalled;
+
+    NamedSharedMemory(Path directory) {
+        this.directory = directory;
+    }
+
+    /** A mapping of a block: valid as long as this object is reachable. */
+    public static final class Mapping {
+        private final long handle;
+        private final MemorySegment segment;
+
+        Mapping(long handle, MemorySegment segment) {
+            this.handle = handle;
+            this.segment = segment;
+        }
+
+        /** The number by which other contexts find this mapping ({@link #lookup}). */
+        @HostAccess.Export
+        public long handle() {
+            return handle;
+        }
+
+        @HostAccess.Export
+        public long address() {
+            return segment.address();
+        }
+
+        @HostAccess.Export
+        public long size() {
+            return segment.byteSize();
+        }
+
+        MemorySegment segment() {
+            return segment;
+        }
+    }
+
+    /**
+     * Creates (exclusively, mode 0600, {@code size} zero bytes) or opens the block
+     * {@code name} and maps all of it.
+     *
+     * @param name a name with its leading slash, as {@code shm_open} takes it
+     * @return a {@link Mapping}, or an {@code Integer}: an errno, or {@link #EMPTY} when an
+     *         existing block has size 0
+     */
+    public Object open(String name, boolean create, long size) {
+        Path path;
+        try {
+            path = pathOf(name);
+        } catch (ErrnoException e) {
+            return e.errno;
+        }
+        FileChannel channel;
+        try {
+            channel = create
+                    ? FileChannel.open(path, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                            StandardOpenOption.WRITE),
+                            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
+                    : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        } catch (FileAlreadyExistsException e) {
+            return EEXIST;
+        } catch (NoSuchFileException e) {
+            return ENOENT;
+        } catch (AccessDeniedException e) {
+            return EACCES;
+        } catch (IOException e) {
+            return EINVAL;
+        }
+        try (channel) {
+            if (create && size > 0) {
+                channel.write(ByteBuffer.allocate(1), size - 1);  // extends the file with zeros
+            }
+            long actual = channel.size();
+            if (actual == 0) {
+                return EMPTY;
+            }
+            long handle = nextHandle.incrementAndGet();
+            Mapping mapping = new Mapping(handle,
+                    channel.map(FileChannel.MapMode.READ_WRITE, 0, actual, Arena.ofAuto()));
+            if (handle % 1024 == 0) {
+                mappings.values().removeIf(ref -> ref.get() == null);
+            }
+            mappings.put(handle, new WeakReference<>(mapping));
+            track(name);
+            return mapping;
+        } catch (IOException e) {
+            if (create) {
+                deleteQuietly(path);
+            }
+            return EINVAL;
+        }
+    }
+
+    /**
+     * The mapping with this handle, or null if no context holds it any more: what a child
+     * inherits, which stays valid even after the name was unlinked, as a forked child's
+     * copy of its parent's mapping does.
+     */
+    public Mapping lookup(long handle) {
+        WeakReference<Mapping> ref = mappings.get(handle);
+        return ref == null ? null : ref.get();
+    }
+
+    /**
+     * Removes the name (mappings stay valid until collected).
+     *
+     * @return 0, or an errno
+     */
+    public int unlink(String name) {
+        try {
+            Files.delete(pathOf(name));
+            return 0;
+        } catch (ErrnoException e) {
+            return e.errno;
+        } catch (NoSuchFileException e) {
+            return ENOENT;
+        } catch (AccessDeniedException e) {
+            return EACCES;
+        } catch (IOException e) {
+            return EINVAL;
+        } finally {
+            synchronized (this) {
+                tracked.remove(name);
+            }
+        }
+    }
+
+    /** The names opened and not unlinked since (what CPython's resource tracker holds). */
+    synchronized List<String> tracked() {
+        return new ArrayList<>(tracked);
+    }
+
+    private synchronized void track(String name) {
+        tracked.add(name);
+        if (!hookInstalled) {
+            hookInstalled = true;
+            Runtime.getRuntime().addShutdownHook(new Thread(this::cleanUp, "polypool-shared-memory-cleanup"));
+        }
+    }
+
+    /** At exit, as CPython's resource tracker does: unlink what the program leaked, and say so. */
+    void cleanUp() {
+        List<String> leaked = tracked();
+        if (leaked.isEmpty()) {
+            return;
+        }
+        System.err.println("polypool: UserWarning: resource_tracker: There appear to be " + leaked.size()
+                + " leaked shared_memory objects to clean up at shutdown: " + leaked);
+        for (String name : leaked) {
+            unlink(name);
+        }
+        System.err.flush();
+    }
+
+    private Path pathOf(String name) throws ErrnoException {
+        String file = name;
+        while (file.startsWith("/")) {
+            file = file.substring(1);
+        }
+        if (file.isEmpty() || file.contains("/") || file.equals(".") || file.equals("..")) {
+            throw new ErrnoException(EINVAL);
+        }
+        if (file.length() > NAME_MAX) {
+            throw new ErrnoException(ENAMETOOLONG);
+        }
+        return directory.resolve(file);
+    }
+
+    private static void deleteQuietly(Path path) {
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // best effort: the failure being reported matters more
+        }
+    }
+
+    private static final class ErrnoException extends Exception {
+        final int errno;
+
+        ErrnoException(int errno) {
+            super(null, null, false, false);
+            this.errno = errno;
+        }
+    }
+}
