@@ -92,6 +92,12 @@ def _use_engine_executor(_module):
         import polypool.futures  # noqa: F401 -- installs itself into concurrent.futures
 
 
+def _use_engine_pipes(module):
+    from polypool import connection
+    module.Pipe = connection.Pipe
+    module.wait = connection.wait
+
+
 def _install_common():
     global _installed
     if _installed:
@@ -99,6 +105,8 @@ def _install_common():
     _installed = True
     # concurrent.futures loads its process pool lazily; replace it when it is loaded
     hooks.on_import("concurrent.futures.process", _use_engine_executor)
+    # Pipe and wait (and SimpleQueue, built on them) work across contexts
+    hooks.on_import("multiprocessing.connection", _use_engine_pipes)
     contexts = {name: EngineContext(name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context
@@ -130,8 +138,14 @@ class _IdentityCounter:
         return host.nextIdentity()
 
 
+# the sentinel of this context's process, which its children see as their parent's
+own_sentinel = None
+
+
 def install_main():
+    global own_sentinel
     _install_common()
+    own_sentinel = host.sentinel()
     mp_process._process_counter = _IdentityCounter()
 
 

@@ -3,10 +3,11 @@ tasks, and reading outcomes back. Used by ``polypool.pool`` (``multiprocessing.P
 and ``polypool.futures`` (``ProcessPoolExecutor``).
 """
 
+import os
 import sys
 import types
 
-from polypool import codec
+from polypool import bootstrap, codec
 from polypool._host import host
 
 # task kinds, as polypool.worker applies them
@@ -54,19 +55,26 @@ def check_may_have_children():
 
 def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS):
     """What a new worker or process context needs of this one: the program's state now
-    (fork semantics), and the pool's initializer; read by ``polypool.worker``."""
+    (fork semantics), and the pool's initializer; read by ``polypool.worker``. Call it in
+    a ``polypool.connection.inheriting`` block: pipe ends in that state are inherited."""
+    from multiprocessing import process
     main_text = codec.dumps_main()
     main = sys.modules.get("__main__")
+    parent = (process.current_process().name, os.getpid(), bootstrap.own_sentinel)
     return codec.dumps((
         start_method, list(sys.path), getattr(main, "__file__", None), main_text,
-        codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs))), errors))
+        codec.dumps_modules(), codec.dumps_inherited((initializer, tuple(initargs))), errors, parent))
 
 
 def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
     """Start a Java WorkerPool whose workers inherit this context's state."""
+    from polypool import connection
     check_may_have_children()
-    setup = child_setup(start_method, initializer, initargs, errors)
-    return host.startPool(processes, max_tasks or 0, name_prefix, setup)
+    with connection.inheriting(start_method, shared=True) as inherited:
+        setup = child_setup(start_method, initializer, initargs, errors)
+        engine = host.startPool(processes, max_tasks or 0, name_prefix, setup)
+    engine.closeWhenEnded(inherited)
+    return engine
 
 
 class Sender:

@@ -8,6 +8,7 @@ import importlib
 import sys
 import traceback
 import types
+from multiprocessing import process as mp_process
 
 from polypool import bootstrap, codec
 from polypool.tasks import APPLY, CALL, FUTURES_ERRORS, MAP, STARCALL, STARMAP
@@ -90,8 +91,9 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     """Give this fresh context its identity and the parent's state; returns the setup's
     initializer and its arguments, still encoded."""
     global _errors
-    start_method, sys_path, main_file, main_text, module_states, init_text, _errors = codec.loads(setup)
+    start_method, sys_path, main_file, main_text, module_states, init_text, _errors, parent = codec.loads(setup)
     bootstrap.install_worker(name, identity, pid, ppid, start_method, daemon)
+    mp_process._parent_process = mp_process._ParentProcess(*parent)
     sys.path[:] = sys_path
     codec.restore_modules(module_states)
     main = types.ModuleType("__main__")
@@ -125,13 +127,15 @@ def start(name, identity, pid, ppid, setup):
     return run
 
 
-def run_process(name, pid, ppid, setup, process_text):
+def run_process(name, pid, ppid, setup, process_text, sentinel):
     """Run a ``multiprocessing.Process`` sent by the parent; returns its exit code.
 
     The process object's own ``_bootstrap`` runs it, as in a CPython child: it becomes
     ``current_process()``, runs ``run()``, reports an uncaught exception and finalises.
+    ``sentinel`` is this process's own, for the processes it starts.
     """
     _become_child(name, None, pid, ppid, setup, daemon=False)
+    bootstrap.own_sentinel = sentinel
     process = codec.loads(process_text)
     # _bootstrap ends by joining the non-daemon threads, through their locks in this set;
     # the context was prepared on another Java thread, whose entry here is stale: only
@@ -139,4 +143,4 @@ def run_process(name, pid, ppid, setup, process_text):
     import threading
     with threading._shutdown_locks_lock:
         threading._shutdown_locks.clear()
-    return process._bootstrap()
+    return process._bootstrap(mp_process._parent_process.sentinel)
