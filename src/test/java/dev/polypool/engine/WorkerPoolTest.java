@@ -53,7 +53,7 @@ class WorkerPoolTest {
                 def shout(x):
                     print('line', x)
                     return x
-                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main(), {}, codec.dumps((None, ())), 'pool'))
+                SETUP = codec.dumps(('fork', list(sys.path), None, codec.dumps_main(), {}, codec.dumps((None, ())), 'pool', ('MainProcess', os.getpid(), None)))
                 """);
         codec = client.eval("python", "codec");
         setup = client.eval("python", "SETUP").asString();
