@@ -96,6 +96,8 @@ def _use_engine_pipes(module):
     from polypool import connection
     module.Pipe = connection.Pipe
     module.wait = connection.wait
+    # ThreadPool waits on its SimpleQueue (an engine pipe) with the wait pool.py imported
+    mp_pool.wait = connection.wait
 
 
 def _install_common():
