@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import pickle
 import re
+import socket
 import unittest
 from multiprocessing import Pipe, Pool, Process, Queue, SimpleQueue, parent_process
 from multiprocessing.connection import wait
@@ -268,6 +269,20 @@ class ConnectionTest(unittest.TestCase):
         with self.assertRaisesRegex(OSError, "handle is closed"):
             wait([c], 0)
         d.close()
+
+    def test_wait_on_connections_and_real_descriptors(self):
+        s1, s2 = socket.socketpair()
+        r, w = os.pipe()
+        try:
+            self.assertEqual(wait([self.b, s1, r], 0.05), [])
+            s2.send(b"x")
+            self.assertEqual(wait([self.b, s1, r], TIMEOUT), [s1])
+            self.a.send(1)
+            os.write(w, b"y")
+            self.assertEqual(set(wait([self.b, s1, r], TIMEOUT)), {self.b, s1, r})
+        finally:
+            for closing in (s1.close, s2.close, lambda: os.close(r), lambda: os.close(w)):
+                closing()
 
 
 class ProcessPipeTest(unittest.TestCase):
