@@ -219,10 +219,8 @@ class Connection:
 
 def Pipe(duplex=True):
     """Returns pair of connection objects at either end of a pipe"""
-    first, second = _handles.newPipe(bool(duplex))
-    if duplex:
-        return Connection(first), Connection(second)
-    return Connection(first, writable=False), Connection(second, readable=False)
+    ends = _handles.newPipe(bool(duplex))
+    return tuple(Connection(end, end.readable(), end.writable()) for end in ends)
 
 
 # ---------------------------------------------------------------------------
