@@ -12,6 +12,8 @@ import dev.polypool.engine.ProcessIds;
 import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
 import dev.polypool.io.ConsoleSink;
+import dev.polypool.sync.HandleTable;
+import dev.polypool.sync.Sentinel;
 
 /**
  * The host object a main context sees as {@code polyglot.import_value("polypool")}: how
@@ -29,6 +31,7 @@ public final class MainContextBridge {
     private final WarmContexts warm;
     private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
     private final List<ChildProcess> children = new CopyOnWriteArrayList<>();
+    private final Sentinel sentinel = new Sentinel();
 
     /**
      * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
@@ -62,11 +65,12 @@ public final class MainContextBridge {
      *
      * @param setup   the parent's state, encoded as for a pool's workers
      * @param process the pickled {@code Process} object
+     * @param inherited the pipe handles the process inherits (a transit table), closed when it ends
      */
     @HostAccess.Export
-    public ChildProcess startProcess(String name, String setup, String process) {
+    public ChildProcess startProcess(String name, String setup, String process, HandleTable inherited) {
         children.removeIf(c -> c.exitCode() != null);
-        ChildProcess child = new ChildProcess(warm, name, setup, process);
+        ChildProcess child = new ChildProcess(warm, name, setup, process, inherited);
         children.add(child);
         return child;
     }
@@ -78,10 +82,20 @@ public final class MainContextBridge {
     }
 
     /**
+     * The number of the main program's sentinel, which children see as
+     * {@code parent_process().sentinel}: ready once the program has ended.
+     */
+    @HostAccess.Export
+    public int sentinel() {
+        return sentinel.fd();
+    }
+
+    /**
      * Terminates every pool this context started and closes the warm contexts; blocks until
      * the pools' workers have exited.
      */
     public void terminateAll() {
+        sentinel.fire();
         for (WorkerPool pool : pools) {
             pool.terminate();
         }

@@ -7,6 +7,9 @@ import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.HostAccess;
 import org.graalvm.polyglot.PolyglotException;
 
+import dev.polypool.sync.HandleTable;
+import dev.polypool.sync.Sentinel;
+
 /**
  * A {@code multiprocessing.Process} running in a context of its own, on a platform thread
  * of its own.
@@ -18,12 +21,17 @@ import org.graalvm.polyglot.PolyglotException;
  * running code, even a pure-Python loop, and the exit code becomes minus the signal number,
  * as for a signalled CPython child.
  *
+ * <p>When the process ends, every pipe handle it held is closed (those it inherited and those
+ * it opened), and then its {@linkplain #sentinel() sentinel} fires, so that whoever sees the
+ * process ended also sees end of file on the pipes only it was writing to.
+ *
  * <p>Thread-safe. Python calls the methods annotated {@link HostAccess.Export}.
  */
 public final class ChildProcess {
     private final String name;
     private final long pid = ProcessIds.nextPid();
     private final Thread thread;
+    private final Sentinel sentinel = new Sentinel();
     private volatile Context context;
     private Integer exitCode;
     private int terminatedBy;
@@ -34,14 +42,15 @@ public final class ChildProcess {
      * @param warm    where to take the context from
      * @param setup   the parent's state, as for a pool worker ({@code polypool.worker.run_process})
      * @param process the pickled {@code Process} object
+     * @param inherited the pipe handles the process inherits, closed when it ends
      */
-    public ChildProcess(WarmContexts warm, String name, String setup, String process) {
+    public ChildProcess(WarmContexts warm, String name, String setup, String process, HandleTable inherited) {
         this.name = name;
         this.thread = Thread.ofPlatform().name("polypool-" + name).daemon(true)
-                .start(() -> run(warm, setup, process));
+                .start(() -> run(warm, setup, process, inherited));
     }
 
-    private void run(WarmContexts warm, String setup, String process) {
+    private void run(WarmContexts warm, String setup, String process, HandleTable inherited) {
         int code;
         WarmContexts.Prepared prepared = null;
         try {
@@ -52,8 +61,8 @@ public final class ChildProcess {
                     throw new IllegalStateException("terminated before it started");
                 }
             }
-            code = prepared.worker().invokeMember("run_process", name, pid, ProcessIds.parentPid(), setup, process)
-                    .asInt();
+            code = prepared.worker().invokeMember("run_process", name, pid, ProcessIds.parentPid(), setup, process,
+                    sentinel.fd()).asInt();
         } catch (PolyglotException e) {
             code = e.isExit() ? e.getExitStatus() : 1;
             if (!e.isExit() && !e.isCancelled()) {
@@ -66,11 +75,13 @@ public final class ChildProcess {
             if (prepared != null) {
                 prepared.close();
             }
+            inherited.closeAll();
         }
         synchronized (this) {
             exitCode = terminatedBy != 0 ? -terminatedBy : code;
             notifyAll();
         }
+        sentinel.fire();
         Trace.log("process " + name + " exited with " + exitCode);
     }
 
@@ -78,6 +89,12 @@ public final class ChildProcess {
     @HostAccess.Export
     public long pid() {
         return pid;
+    }
+
+    /** The number of the process's sentinel, ready once the process has ended ({@code Process.sentinel}). */
+    @HostAccess.Export
+    public int sentinel() {
+        return sentinel.fd();
     }
 
     /** The exit code, or null while the process runs. */

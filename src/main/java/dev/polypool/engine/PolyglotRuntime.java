@@ -102,6 +102,7 @@ public final class PolyglotRuntime {
      * @param out    standard output of the context
      * @param err    standard error of the context
      * @param bridge host object published to Python as {@code polyglot.import_value("polypool")}
+     * @return the context; its pipe handles are closed by {@link SyncServices#detach} once it is
      */
     public Context newContext(List<String> argv, InputStream in, OutputStream out, OutputStream err, Object bridge) {
         Context.Builder b = Context.newBuilder("python")
@@ -131,6 +132,7 @@ public final class PolyglotRuntime {
         // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
         Value bindings = context.getPolyglotBindings();
         bindings.putMember("polypool.sync", SyncServices.get());
+        SyncServices.get().attach(context);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);
         }

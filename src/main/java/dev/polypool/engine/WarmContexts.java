@@ -40,7 +40,8 @@ public final class WarmContexts {
     public record Prepared(Context context, OutputStream out, OutputStream err, Value worker) {
         /**
          * Writes out what the context printed and closes it, cancelling any code it still
-         * runs. Never throws: a context already closed (by a cancelling thread) is fine.
+         * runs, then closes the pipe handles it held. Never throws: a context already closed
+         * (by a cancelling thread) is fine.
          */
         public void close() {
             try {
@@ -54,6 +55,8 @@ public final class WarmContexts {
             } catch (RuntimeException ignored) {
                 // already closed by whoever cancelled it
             }
+            // as a process's descriptors close at exit: readers of its pipes see end of file
+            dev.polypool.sync.SyncServices.get().detach(context);
         }
     }
 

@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.graalvm.polyglot.HostAccess;
 
 import dev.polypool.io.ConsoleSink;
+import dev.polypool.sync.HandleTable;
 
 /**
  * A fixed-size set of worker contexts that run {@link Task}s from one shared queue and
@@ -110,6 +111,7 @@ public final class WorkerPool {
     private State state = State.RUNNING;
     private String brokenReason;
     private boolean endSignalled;
+    private final List<HandleTable> releasedAtEnd = new ArrayList<>();
 
     /**
      * Creates the pool and starts its workers in the background.
@@ -287,6 +289,22 @@ public final class WorkerPool {
         }
     }
 
+    /**
+     * Closes {@code inherited} (the pipe handles the workers inherit from the pool's creator)
+     * once the pool has ended, as a pool's worker processes close theirs when they exit; at
+     * once if it has ended already.
+     */
+    @HostAccess.Export
+    public void closeWhenEnded(HandleTable inherited) {
+        synchronized (lock) {
+            if (!endSignalled) {
+                releasedAtEnd.add(inherited);
+                return;
+            }
+        }
+        inherited.closeAll();
+    }
+
     // ---- called by workers ----
 
     Config config() {
@@ -353,6 +371,10 @@ public final class WorkerPool {
     private void signalEndIfDone() {
         if (!endSignalled && state != State.RUNNING && workers.isEmpty()) {
             endSignalled = true;
+            for (HandleTable t : releasedAtEnd) {
+                t.closeAll();
+            }
+            releasedAtEnd.clear();
             outcomes.add(new Outcome(-1, -1, LOST, null));
         }
     }

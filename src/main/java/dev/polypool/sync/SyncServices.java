@@ -5,11 +5,14 @@ import java.io.UncheckedIOException;
 import java.lang.ref.WeakReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
+import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.HostAccess;
 
 /**
@@ -18,11 +21,17 @@ import org.graalvm.polyglot.HostAccess;
  * every context as {@code polyglot.import_value("polypool.sync")}.
  *
  * <p>The registry holds objects weakly: a lock lives as long as some context holds it.
+ * Open pipe handles and process sentinels are numbered like file descriptors, from
+ * {@link #FIRST_FD} up (above any real descriptor number), so that Python code can hand
+ * them to {@code multiprocessing.connection.wait} as CPython code hands it descriptors.
  * Thread-safe.
  */
 public final class SyncServices {
     /** CPython's {@code SEM_VALUE_MAX} on Linux. */
     public static final int SEM_VALUE_MAX = Integer.MAX_VALUE;
+
+    /** The first number given to a pipe handle or sentinel: above Linux's largest descriptor limit (2^20). */
+    public static final int FIRST_FD = 1 << 24;
 
     private static final SyncServices INSTANCE = new SyncServices();
 
@@ -32,6 +41,10 @@ public final class SyncServices {
     private final Map<Long, WeakReference<SharedBuffer>> buffers = new ConcurrentHashMap<>();
     private final NamedSharedMemory namedMemory = new NamedSharedMemory(java.nio.file.Path.of("/dev/shm"));
     private final Map<String, ChannelListener> listeners = new ConcurrentHashMap<>();
+    private final AtomicInteger nextFd = new AtomicInteger(FIRST_FD);
+    private final Map<Integer, PipeHandle> openHandles = new ConcurrentHashMap<>();
+    private final Map<Integer, WeakReference<Sentinel>> sentinels = new ConcurrentHashMap<>();
+    private final Map<Context, HandleTable> contextHandles = new ConcurrentHashMap<>();
 
     private SyncServices() {
     }
@@ -190,5 +203,114 @@ public final class SyncServices {
 
     void forgetListener(ChannelListener listener) {
         listeners.remove(listener.address(), listener);
+    // ---- pipes, sentinels and waiting
+
+    /**
+     * Gives {@code context} a handle table of its own, published to it as
+     * {@code polyglot.import_value("polypool.handles")}; {@link #detach} closes it.
+     */
+    public void attach(Context context) {
+        HandleTable table = new HandleTable(false);
+        context.getPolyglotBindings().putMember("polypool.handles", table);
+        contextHandles.put(context, table);
+    }
+
+    /** Closes every pipe handle {@code context} held: call once the context is closed. */
+    public void detach(Context context) {
+        HandleTable table = contextHandles.remove(context);
+        if (table != null) {
+            table.closeAll();
+        }
+    }
+
+    /** A new transit table: the pipe handles a child being started inherits (see {@link HandleTable}). */
+    @HostAccess.Export
+    public HandleTable newHandleTable() {
+        return new HandleTable(true);
+    }
+
+    /**
+     * A copy of {@code handle} owned by no table, for a context that will
+     * {@linkplain HandleTable#adopt adopt} it (a connection sent through a queue or a pipe);
+     * null if {@code handle} is closed.
+     */
+    @HostAccess.Export
+    public PipeHandle transfer(PipeHandle handle) {
+        return handle.pipe().duplicate(handle);
+    }
+
+    /** The open pipe handle numbered {@code fd}, or null. */
+    @HostAccess.Export
+    public PipeHandle pipeHandle(int fd) {
+        return openHandles.get(fd);
+    }
+
+    /** The open pipe handle or live sentinel numbered {@code fd}, or null. */
+    @HostAccess.Export
+    public Waitable waitable(int fd) {
+        PipeHandle handle = openHandles.get(fd);
+        if (handle != null) {
+            return handle;
+        }
+        WeakReference<Sentinel> ref = sentinels.get(fd);
+        return ref == null ? null : ref.get();
+    }
+
+    /**
+     * Waits until at least one of {@code items} is ready, or {@code timeoutSeconds} have
+     * passed, or the calling thread is interrupted (its interrupt status is kept).
+     *
+     * @return the indices in {@code items} of those that are ready, in order; empty if none
+     */
+    @HostAccess.Export
+    public int[] awaitReady(List<Waitable> items, double timeoutSeconds) {
+        Waiter waiter = new Waiter();
+        for (Waitable w : items) {
+            w.addWaiter(waiter);
+        }
+        try {
+            long deadline = System.nanoTime() + (long) (Math.max(0, timeoutSeconds) * 1e9);
+            while (true) {
+                int[] ready = readyIndices(items);
+                long left = deadline - System.nanoTime();
+                if (ready.length > 0 || left <= 0 || !waiter.await(left)) {
+                    return ready.length > 0 ? ready : readyIndices(items);
+                }
+            }
+        } finally {
+            for (Waitable w : items) {
+                w.removeWaiter(waiter);
+            }
+        }
+    }
+
+    private static int[] readyIndices(List<Waitable> items) {
+        int[] ready = new int[items.size()];
+        int n = 0;
+        for (int i = 0; i < ready.length; i++) {
+            if (items.get(i).isReady()) {
+                ready[n++] = i;
+            }
+        }
+        return java.util.Arrays.copyOf(ready, n);
+    }
+
+    int registerHandle(PipeHandle handle) {
+        int fd = nextFd.getAndIncrement();
+        openHandles.put(fd, handle);
+        return fd;
+    }
+
+    void unregisterHandle(int fd) {
+        openHandles.remove(fd);
+    }
+
+    int registerSentinel(Sentinel sentinel) {
+        int fd = nextFd.getAndIncrement();
+        if (fd % 1024 == 0) {
+            sentinels.values().removeIf(ref -> ref.get() == null);
+        }
+        sentinels.put(fd, new WeakReference<>(sentinel));
+        return fd;
     }
 }

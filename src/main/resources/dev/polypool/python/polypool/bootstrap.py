@@ -126,6 +126,14 @@ def _use_engine_managers(module):
     managers.install(module)
 
 
+def _use_engine_pipes(module):
+    from polypool import connection
+    module.Pipe = connection.Pipe
+    module.wait = connection.wait
+    # ThreadPool waits on its SimpleQueue (an engine pipe) with the wait pool.py imported
+    mp_pool.wait = connection.wait
+
+
 def _install_common():
     global _installed
     if _installed:
@@ -137,6 +145,8 @@ def _install_common():
     hooks.on_import("multiprocessing.heap", _use_shared_heap)
     hooks.on_import("multiprocessing.shared_memory", _use_shared_memory)
     hooks.on_import("multiprocessing.managers", _use_engine_managers)
+    # Pipe and wait (and SimpleQueue, built on them) work across contexts
+    hooks.on_import("multiprocessing.connection", _use_engine_pipes)
     contexts = {name: EngineContext(name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context
@@ -171,8 +181,14 @@ class _IdentityCounter:
         return host.nextIdentity()
 
 
+# the sentinel of this context's process, which its children see as their parent's
+own_sentinel = None
+
+
 def install_main():
+    global own_sentinel
     _install_common()
+    own_sentinel = host.sentinel()
     mp_process._process_counter = _IdentityCounter()
 
 

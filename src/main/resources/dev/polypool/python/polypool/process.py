@@ -2,7 +2,9 @@
 
 ``Popen`` is what ``BaseProcess.start`` creates through the context's process class; it
 asks Java (``dev.polypool.engine.ChildProcess``) to run the pickled process object in a
-fresh context that inherits this one's state, as a forked child does.
+fresh context that inherits this one's state, as a forked child does. The child inherits
+pipe ends as a child process inherits descriptors (see ``polypool.connection``); its
+``sentinel`` is a number ``multiprocessing.connection.wait`` understands.
 """
 
 import os
@@ -11,7 +13,7 @@ import sys
 
 from multiprocessing import process as mp_process
 
-from polypool import codec, tasks
+from polypool import codec, connection, tasks
 from polypool._host import host
 from polypool.sync import wait_in_slices
 
@@ -30,15 +32,15 @@ class Popen:
                 stream.flush()
             except Exception:
                 pass
-        setup = tasks.child_setup(self.method)
-        if tasks.forks(self.method):
-            text = codec.dumps_inherited(process_obj)
-        else:
-            text = codec.dumps_spawn(process_obj, inherit=True)
-        self._child = host.startProcess(process_obj.name, setup, text)
+        with connection.inheriting(self.method, shared=False) as inherited:
+            setup = tasks.child_setup(self.method)
+            if tasks.forks(self.method):
+                text = codec.dumps_inherited(process_obj)
+            else:
+                text = codec.dumps_spawn(process_obj, inherit=True)
+            self._child = host.startProcess(process_obj.name, setup, text, inherited)
         self.pid = self._child.pid()
-        # no file descriptor marks the process's end: connection.wait() cannot watch it
-        self.sentinel = None
+        self.sentinel = self._child.sentinel()
 
     def poll(self, flag=os.WNOHANG):
         if self.returncode is None:

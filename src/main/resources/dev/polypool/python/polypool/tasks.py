@@ -7,7 +7,7 @@ import os
 import sys
 import types
 
-from polypool import codec
+from polypool import bootstrap, codec
 from polypool._host import host
 
 # task kinds, as polypool.worker applies them
@@ -76,14 +76,16 @@ def forks(start_method):
 def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS):
     """What a new worker or process context needs of this one, read by
     ``polypool.worker``: under fork the program's state now and the pool's initializer;
-    under spawn and forkserver where to re-import the main script from instead."""
+    under spawn and forkserver where to re-import the main script from instead. Call it
+    in a ``polypool.connection.inheriting`` block: pipe ends in that state are inherited."""
     main = sys.modules.get("__main__")
     from multiprocessing import process
     # the authkey is inherited as a forked child inherits it: manager proxies sent to
     # workers authenticate with it
     setup = {"start_method": start_method, "sys_path": list(sys.path), "errors": errors,
              "main_file": getattr(main, "__file__", None),
-             "authkey": bytes(process.current_process().authkey)}
+             "authkey": bytes(process.current_process().authkey),
+             "parent": (process.current_process().name, os.getpid(), bootstrap.own_sentinel)}
     init = (initializer, tuple(initargs))
     if forks(start_method):
         setup["main_text"] = codec.dumps_main()
@@ -92,7 +94,6 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
     else:
         setup["main_origin"] = main_origin()
         if start_method == "forkserver":
-            from polypool import bootstrap
             setup["preload"] = list(bootstrap.forkserver_preload)
         setup["init"] = codec.dumps_spawn(init, inherit=True)
     return codec.dumps(setup)
@@ -100,9 +101,13 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
 
 def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
     """Start a Java WorkerPool whose workers inherit this context's state."""
+    from polypool import connection
     check_may_have_children()
-    setup = child_setup(start_method, initializer, initargs, errors)
-    return host.startPool(processes, max_tasks or 0, name_prefix, setup)
+    with connection.inheriting(start_method, shared=True) as inherited:
+        setup = child_setup(start_method, initializer, initargs, errors)
+        engine = host.startPool(processes, max_tasks or 0, name_prefix, setup)
+    engine.closeWhenEnded(inherited)
+    return engine
 
 
 class Sender:

@@ -8,6 +8,7 @@ import importlib
 import sys
 import traceback
 import types
+from multiprocessing import process as mp_process
 
 from polypool import bootstrap, codec
 from polypool.tasks import APPLY, CALL, FUTURES_ERRORS, MAP, STARCALL, STARMAP
@@ -97,8 +98,8 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     _errors = setup["errors"]
     start_method = setup["start_method"]
     bootstrap.install_worker(name, identity, pid, ppid, start_method, daemon)
-    from multiprocessing import process
-    process.current_process().authkey = setup["authkey"]
+    mp_process.current_process().authkey = setup["authkey"]
+    mp_process._parent_process = mp_process._ParentProcess(*setup["parent"])
     sys.path[:] = setup["sys_path"]
     if "main_text" in setup:
         # fork: the parent's main module as it was a moment ago, without running it again
@@ -127,9 +128,8 @@ def _import_main(origin):
     if origin is None:
         return
     import runpy
-    from multiprocessing import process
     kind, where = origin
-    current = process.current_process()
+    current = mp_process.current_process()
     current._inheriting = True
     try:
         if kind == "path":
@@ -173,17 +173,19 @@ def start(name, identity, pid, ppid, setup):
     return run
 
 
-def run_process(name, pid, ppid, setup, process_text):
+def run_process(name, pid, ppid, setup, process_text, sentinel):
     """Run a ``multiprocessing.Process`` sent by the parent; returns its exit code.
 
     The process object's own ``_bootstrap`` runs it, as in a CPython child: it becomes
     ``current_process()``, runs ``run()``, reports an uncaught exception and finalises.
+    ``sentinel`` is this process's own, for the processes it starts.
     """
     try:
         _become_child(name, None, pid, ppid, setup, daemon=False)
     except Exception:
         _print_failure()  # as a CPython child that fails before running its target
         return 1
+    bootstrap.own_sentinel = sentinel
     process = codec.loads(process_text)
     # _bootstrap ends by joining the non-daemon threads, through their locks in this set;
     # the context was prepared on another Java thread, whose entry here is stale: only
@@ -191,4 +193,4 @@ def run_process(name, pid, ppid, setup, process_text):
     import threading
     with threading._shutdown_locks_lock:
         threading._shutdown_locks.clear()
-    return process._bootstrap()
+    return process._bootstrap(mp_process._parent_process.sentinel)
