@@ -203,6 +203,8 @@ public final class SyncServices {
 
     void forgetListener(ChannelListener listener) {
         listeners.remove(listener.address(), listener);
+    }
+
     // ---- pipes, sentinels and waiting
 
     /**
