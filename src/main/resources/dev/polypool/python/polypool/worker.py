@@ -109,7 +109,11 @@ def start(name, identity, pid, ppid, setup):
     Gives the context its process identity, rebuilds the parent's ``__main__`` as it was
     when the pool started, and runs the pool's initializer. Returns ``run``. An initializer
     that raises is reported on stderr as CPython reports a failed worker, and re-raised.
+    A ``setup`` that is not text comes from Java's embedding API (``polypool.embed``).
     """
+    if not isinstance(setup, str):
+        from polypool import embed
+        return embed.start(name, identity, pid, ppid, setup)
     init_text = _become_child(name, identity, pid, ppid, setup, daemon=True)
     try:
         initializer, initargs = codec.loads(init_text)
