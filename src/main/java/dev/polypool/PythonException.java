@@ -36,25 +36,35 @@ public class PythonException extends RuntimeException {
      * @throws NullPointerException if any argument is null
      */
     public PythonException(String pythonType, String pythonMessage, String pythonTraceback) {
-        super(pythonMessage.isEmpty() ? pythonType : pythonType + ": " + pythonMessage);
+        super(Objects.requireNonNull(pythonMessage).isEmpty() ? pythonType : pythonType + ": " + pythonMessage);
         this.pythonType = Objects.requireNonNull(pythonType);
         this.pythonMessage = pythonMessage;
         this.pythonTraceback = Objects.requireNonNull(pythonTraceback);
     }
 
-    /** Returns the Python exception's type name, such as {@code "ZeroDivisionError"}. */
+    /**
+     * Returns the Python exception's type name.
+     *
+     * @return the name, such as {@code "ZeroDivisionError"} or {@code "mymodule.MyError"}
+     */
     public String pythonType() {
         return pythonType;
     }
 
-    /** Returns the Python exception's message, {@code str(exception)}; possibly empty. */
+    /**
+     * Returns the Python exception's message.
+     *
+     * @return {@code str(exception)}; possibly empty
+     */
     public String pythonMessage() {
         return pythonMessage;
     }
 
     /**
      * Returns the traceback as Python formats it ({@code traceback.format_exception}),
-     * ending with the line {@code "Type: message"}; empty when the call's worker was lost.
+     * ending with the line {@code "Type: message"}.
+     *
+     * @return the traceback; empty when the call's worker was lost
      */
     public String pythonTraceback() {
         return pythonTraceback;

@@ -35,6 +35,7 @@ public final class PythonFunction<R> {
      * values listed in {@link PythonPool}, with no time limit.
      *
      * @param name {@code "module:qualname"}
+     * @return the handle
      * @throws NullPointerException     if {@code name} is null
      * @throws IllegalArgumentException if {@code name} is not of the form {@code "module:qualname"}
      */
@@ -53,6 +54,9 @@ public final class PythonFunction<R> {
      * stands for its wrapper. A result that does not convert fails the call with a
      * {@link PythonConversionException}.
      *
+     * @param <T>  the Java type of the results
+     * @param type the class of the results
+     * @return the handle, with the same time limit
      * @throws NullPointerException if {@code type} is null
      */
     public <T> PythonFunction<T> returning(Class<T> type) {
@@ -65,6 +69,8 @@ public final class PythonFunction<R> {
      * withdrawn or stopped (its worker's running code is cancelled and the worker replaced),
      * and its future completes exceptionally with a {@link java.util.concurrent.TimeoutException}.
      *
+     * @param timeout the time limit of each call
+     * @return the handle, with the same result type
      * @throws NullPointerException     if {@code timeout} is null
      * @throws IllegalArgumentException if {@code timeout} is not positive
      */
@@ -76,17 +82,29 @@ public final class PythonFunction<R> {
         return new PythonFunction<>(name, resultType, timeout);
     }
 
-    /** Returns the function's name, {@code "module:qualname"}. */
+    /**
+     * Returns the function's name.
+     *
+     * @return {@code "module:qualname"}
+     */
     public String name() {
         return name;
     }
 
-    /** Returns the Java type of the function's results. */
+    /**
+     * Returns the Java type of the function's results.
+     *
+     * @return the class results are converted to; {@code Object.class} for the default conversions
+     */
     public Class<R> resultType() {
         return resultType;
     }
 
-    /** Returns the time limit of each call, or null for none. */
+    /**
+     * Returns the time limit of each call.
+     *
+     * @return the limit, or null for none
+     */
     public Duration timeout() {
         return timeout;
     }

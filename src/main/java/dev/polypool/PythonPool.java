@@ -139,12 +139,21 @@ public final class PythonPool implements AutoCloseable {
                 argv, setup, out, err, warm, new Host()));
     }
 
-    /** Returns a new builder with the defaults: as many workers as processors, start method {@code "fork"}. */
+    /**
+     * Returns a new builder with the defaults: as many workers as processors, start method
+     * {@code "fork"}, no initializer, no task limit, no warm contexts.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** Returns the number of workers the pool keeps. */
+    /**
+     * Returns the number of workers the pool keeps.
+     *
+     * @return the number set by {@link Builder#workers(int)}
+     */
     public int workers() {
         return workerCount;
     }
@@ -152,6 +161,7 @@ public final class PythonPool implements AutoCloseable {
     /**
      * Submits a call of {@code function} with {@code args}; returns at once.
      *
+     * @param <R>      the Java type of the result
      * @param function the function; its result type and time limit apply
      * @param args     the positional arguments, converted as listed in the class description
      * @return a future completing with the result, or exceptionally with a
@@ -173,6 +183,9 @@ public final class PythonPool implements AutoCloseable {
      * Submits a call of the function named {@code function} ({@code "module:qualname"});
      * the same as {@code submit(PythonFunction.of(function), args)}.
      *
+     * @param function the function's name
+     * @param args     the positional arguments
+     * @return a future completing with the result, converted as listed in the class description
      * @throws IllegalArgumentException   if {@code function} is not of the form {@code "module:qualname"}
      * @throws PythonConversionException  if an argument does not convert to a Python value
      * @throws RejectedExecutionException if the pool was closed or shut down
@@ -185,7 +198,9 @@ public final class PythonPool implements AutoCloseable {
      * Calls {@code function} on every item and returns the results in input order; blocks
      * until all are done. The calls run in parallel on the workers.
      *
-     * @param items the arguments, one per call; read before this method returns
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call; read before this method returns
      * @return the results, in the order of {@code items}
      * @throws PythonException           the failure of the first call (in input order) that failed
      * @throws PythonConversionException if an item or a result does not convert
@@ -208,6 +223,11 @@ public final class PythonPool implements AutoCloseable {
      * positional arguments ({@code function(*args)}), and returns the results in input
      * order; blocks until all are done. Fails as {@link #map} does.
      *
+     * @param <R>           the Java type of the results
+     * @param function      the function
+     * @param argumentLists the positional arguments of each call; read before this method returns
+     * @return the results, in the order of {@code argumentLists}
+     * @throws InterruptedException if interrupted while waiting; the remaining calls are cancelled
      * @throws NullPointerException if an argument list is null
      */
     public <R> List<R> starmap(PythonFunction<R> function, Iterable<? extends List<?>> argumentLists)
@@ -227,6 +247,12 @@ public final class PythonPool implements AutoCloseable {
      * stream cancels the calls in flight. A failed call throws from the stream's terminal
      * operation, as {@link #map} does; an interrupt makes it throw a
      * {@link CancellationException} with the thread's interrupt status set.
+     *
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call, read as results are consumed
+     * @return a sequential stream of the results; close it to cancel the calls in flight
+     * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> Stream<R> imap(PythonFunction<R> function, Iterable<?> items) {
         return stream(function, items, true);
@@ -235,6 +261,12 @@ public final class PythonPool implements AutoCloseable {
     /**
      * Like {@link #imap}, but returns each result as soon as its call completes, in
      * completion order.
+     *
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call, read as results are consumed
+     * @return a sequential stream of the results; close it to cancel the calls in flight
+     * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> Stream<R> imapUnordered(PythonFunction<R> function, Iterable<?> items) {
         return stream(function, items, false);
@@ -277,7 +309,11 @@ public final class PythonPool implements AutoCloseable {
         release();
     }
 
-    /** Returns whether {@link #close()} or {@link #shutdownNow()} has been called. */
+    /**
+     * Returns whether the pool was closed or shut down.
+     *
+     * @return true once {@link #close()} or {@link #shutdownNow()} has been called
+     */
     public boolean isShutdown() {
         return shutdown;
     }
@@ -350,7 +386,7 @@ public final class PythonPool implements AutoCloseable {
         }
     }
 
-    /** The result of a completed-or-awaited call, its failure thrown unchecked. */
+    /** The result of a call once completed, its failure thrown unchecked (as the blocking calls document). */
     static <R> R await(CompletableFuture<R> f) throws InterruptedException {
         try {
             return f.get();
@@ -475,6 +511,8 @@ public final class PythonPool implements AutoCloseable {
         /**
          * Sets the number of workers (default: the number of processors).
          *
+         * @param n the number of workers
+         * @return this builder
          * @throws IllegalArgumentException if {@code n} is less than 1
          */
         public Builder workers(int n) {
@@ -492,6 +530,8 @@ public final class PythonPool implements AutoCloseable {
          * {@code multiprocessing.get_start_method()} says and in what processes the
          * functions start themselves.
          *
+         * @param method the start method's name
+         * @return this builder
          * @throws IllegalArgumentException if {@code method} is not one of those names
          */
         public Builder startMethod(String method) {
@@ -506,6 +546,8 @@ public final class PythonPool implements AutoCloseable {
          * Adds a directory to the front of each worker's {@code sys.path}, in the order
          * added, so that its modules and packages can be imported.
          *
+         * @param directory a directory of Python modules or packages
+         * @return this builder
          * @throws IllegalArgumentException if {@code directory} is not a directory
          */
         public Builder sourceDirectory(Path directory) {
@@ -521,6 +563,9 @@ public final class PythonPool implements AutoCloseable {
          * module {@code moduleName} before any call, so its functions can be called as
          * {@code "moduleName:function"}. Tracebacks show its lines.
          *
+         * @param moduleName the module's name, such as {@code "tools"} or {@code "pkg.tools"}
+         * @param source     the module's Python source text
+         * @return this builder
          * @throws IllegalArgumentException if {@code moduleName} is not a dotted Python name
          */
         public Builder source(String moduleName, String source) {
@@ -532,6 +577,10 @@ public final class PythonPool implements AutoCloseable {
         /**
          * Adds modules that each worker imports when it starts, before any call, so their
          * import cost is not paid by the first calls and import errors break the pool early.
+         *
+         * @param moduleNames dotted module names
+         * @return this builder
+         * @throws IllegalArgumentException if a name is not a dotted Python name
          */
         public Builder modules(String... moduleNames) {
             for (String m : moduleNames) {
@@ -547,6 +596,9 @@ public final class PythonPool implements AutoCloseable {
          * raises, the worker prints the traceback, the pool is broken and every call fails
          * with a {@link PythonException} of type {@value PythonException#WORKER_LOST}.
          *
+         * @param function the initializer
+         * @param args     its positional arguments, converted as call arguments are
+         * @return this builder
          * @throws PythonConversionException if an argument does not convert
          */
         public Builder initializer(PythonFunction<?> function, Object... args) {
@@ -561,6 +613,8 @@ public final class PythonPool implements AutoCloseable {
          * Sets how many calls a worker runs before a fresh one replaces it, as
          * {@code maxtasksperchild}; 0 (the default) for no limit.
          *
+         * @param n the number of calls per worker, or 0
+         * @return this builder
          * @throws IllegalArgumentException if {@code n} is negative
          */
         public Builder maxTasksPerWorker(int n) {
@@ -576,6 +630,8 @@ public final class PythonPool implements AutoCloseable {
          * so that the workers, and those replacing retired or cancelled ones, start without
          * waiting for GraalPy to create a context (0.1 s to seconds each).
          *
+         * @param n the number of spare contexts
+         * @return this builder
          * @throws IllegalArgumentException if {@code n} is negative
          */
         public Builder warmContexts(int n) {
@@ -590,6 +646,7 @@ public final class PythonPool implements AutoCloseable {
          * Creates the pool and starts its workers in the background; returns without waiting
          * for them.
          *
+         * @return the pool
          * @throws IllegalStateException if GraalPy's optimizing runtime is not available in this JVM
          */
         public PythonPool build() {

@@ -15,6 +15,10 @@ public interface HostCalls {
     /**
      * Converts what the worker's task function returned into an outcome whose payload holds
      * only Java values. Called in the worker's thread; must not keep {@code result}.
+     *
+     * @param task   the task that ran
+     * @param result what {@code polypool.embed.run} returned, a value of the worker's context
+     * @return the outcome to deliver
      */
     Outcome decode(Task task, Value result);
 
@@ -22,6 +26,8 @@ public interface HostCalls {
      * Receives every outcome of the pool: decoded results, {@link WorkerPool#LOST} tasks
      * (the payload is then a message) and the end marker (job id {@code -1}) once the pool
      * has ended. Called from worker threads and from the pool's callers; must not block.
+     *
+     * @param outcome the outcome
      */
     void deliver(Outcome outcome);
 }
