@@ -102,6 +102,8 @@ import dev.polypool.io.ConsoleSink;
  */
 public final class PythonPool implements AutoCloseable {
     private static final int CALL = 3; // the single task kind of polypool.embed
+    // the pool whose call the current thread is completing (a worker thread running dependent stages)
+    private static final ThreadLocal<PythonPool> COMPLETING = new ThreadLocal<>();
 
     private final WorkerPool workers;
     private final WarmContexts warm;
@@ -277,9 +279,13 @@ public final class PythonPool implements AutoCloseable {
      * blocks until they have exited. Does nothing if already closed or shut down.
      * If interrupted while waiting, it stops everything as {@link #shutdownNow()} does and
      * returns with the interrupt status set.
+     *
+     * @throws IllegalStateException if called from a dependent stage of one of this pool's
+     *                               futures running in a worker thread, which would wait for itself
      */
     @Override
     public void close() {
+        checkNotCompleting();
         synchronized (lifecycle) {
             if (shutdown) {
                 return;
@@ -300,8 +306,12 @@ public final class PythonPool implements AutoCloseable {
      * Stops at once: discards queued calls, cancels the Python code of running ones (their
      * futures, and those of queued calls, are cancelled) and stops the workers; blocks until
      * they have exited. Calls submitted later are rejected.
+     *
+     * @throws IllegalStateException if called from a dependent stage of one of this pool's
+     *                               futures running in a worker thread, which would wait for itself
      */
     public void shutdownNow() {
+        checkNotCompleting();
         synchronized (lifecycle) {
             shutdown = true;
         }
@@ -316,6 +326,13 @@ public final class PythonPool implements AutoCloseable {
      */
     public boolean isShutdown() {
         return shutdown;
+    }
+
+    private void checkNotCompleting() {
+        if (COMPLETING.get() == this) {
+            throw new IllegalStateException("a worker thread cannot close its own pool: "
+                    + "add the dependent stage with an *Async method");
+        }
     }
 
     private void release() {
@@ -486,7 +503,12 @@ public final class PythonPool implements AutoCloseable {
         public void deliver(Outcome outcome) {
             Call<?> call = pending.remove(outcome.jobId());
             if (call != null) {
-                call.finish(outcome);
+                COMPLETING.set(PythonPool.this);
+                try {
+                    call.finish(outcome);
+                } finally {
+                    COMPLETING.remove();
+                }
             }
         }
     }

@@ -332,6 +332,22 @@ class PythonPoolTest {
     }
 
     @Test
+    void aDependentStageCannotCloseThePoolUnderItself() throws Exception {
+        // the call takes long enough for the stage to be added before it completes
+        CompletableFuture<Throwable> refused = pool.submit(fn("nap"), 1.0, 1).handle((r, e) -> {
+            try {
+                pool.close();
+                return null;
+            } catch (IllegalStateException expected) {
+                return expected;
+            }
+        });
+        Throwable t = refused.get(WAIT, TimeUnit.SECONDS);
+        assertInstanceOf(IllegalStateException.class, t);
+        assertEquals(7L, get(pool.submit(fn("one"), 7)), "the pool is still open");
+    }
+
+    @Test
     void shutdownNowStopsRunningAndQueuedCalls() throws Exception {
         PythonPool one = PythonPool.builder().workers(1).source("tools", TOOLS).build();
         assertEquals(1L, get(one.submit(fn("one"), 1)));
