@@ -122,9 +122,11 @@ final class Worker {
                 synchronized (this) {
                     running = current;
                 }
-                Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
-                HostCalls host = config.host();
-                pool.deliver(host != null ? host.decode(current, result) : outcomeOf(current, result));
+                if (!pool.takeAborted(current.jobId())) {
+                    Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
+                    HostCalls host = config.host();
+                    pool.deliver(host != null ? host.decode(current, result) : outcomeOf(current, result));
+                }
                 current = null;
                 synchronized (this) {
                     running = null;

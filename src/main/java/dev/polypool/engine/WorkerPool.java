@@ -26,7 +26,9 @@ package dev.polypool.engine;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -121,6 +123,8 @@ public final class WorkerPool {
     private final BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
     private final List<Worker> workers = new CopyOnWriteArrayList<>();
     private final AtomicInteger queuedTasks = new AtomicInteger();
+    // jobs abort() found on no worker: one may be between the queue and its worker's run
+    private final Set<Long> abortedJobs = ConcurrentHashMap.newKeySet();
     private final Object lock = new Object();
     private State state = State.RUNNING;
     private String brokenReason;
@@ -196,9 +200,15 @@ public final class WorkerPool {
      * @return whether a running task of the job was found
      */
     public boolean abort(long jobId) {
+        // recorded first: a worker that took the task but had not yet marked it running
+        // finds it here instead (an entry for a task that had already finished stays behind)
+        abortedJobs.add(jobId);
         boolean found = false;
         for (Worker w : workers) {
             found |= w.abort(jobId);
+        }
+        if (found) {
+            abortedJobs.remove(jobId);
         }
         return found;
     }
@@ -335,6 +345,11 @@ public final class WorkerPool {
         }
         queuedTasks.decrementAndGet();
         return t;
+    }
+
+    /** Whether {@link #abort} was asked for this job before its worker marked it running; forgets it. */
+    boolean takeAborted(long jobId) {
+        return abortedJobs.remove(jobId);
     }
 
     void deliver(Outcome outcome) {
