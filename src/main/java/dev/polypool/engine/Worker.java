@@ -22,6 +22,9 @@ final class Worker {
     private final CountDownLatch exited = new CountDownLatch(1);
     private volatile Context context;
     private volatile boolean cancelled;
+    // the task being run and whether abort() targeted it; guarded by this
+    private Task running;
+    private boolean aborting;
 
     Worker(WorkerPool pool, String name, int identity) {
         this.pool = pool;
@@ -50,6 +53,32 @@ final class Worker {
                 // the owner thread closes it too; either close suffices
             }
         }
+    }
+
+    /**
+     * Stops the task of job {@code jobId} if this worker runs one: closes the context on
+     * another thread (closing waits for the cancelled code to stop) and lets the worker exit
+     * to be replaced. Never blocks.
+     *
+     * @return whether this worker was running a task of that job
+     */
+    boolean abort(long jobId) {
+        Context c;
+        synchronized (this) {
+            if (running == null || running.jobId() != jobId || aborting) {
+                return false;
+            }
+            aborting = true;
+            c = context;
+        }
+        Thread.ofPlatform().name("polypool-abort-" + name).daemon(true).start(() -> {
+            try {
+                c.close(true);
+            } catch (RuntimeException ignored) {
+                // the worker closed it first
+            }
+        });
+        return true;
     }
 
     void awaitExit() {
@@ -90,9 +119,23 @@ final class Worker {
                 if (current == null) {
                     break;
                 }
-                Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
-                pool.deliver(outcomeOf(current, result));
+                synchronized (this) {
+                    running = current;
+                }
+                if (!pool.takeAborted(current.jobId())) {
+                    Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
+                    HostCalls host = config.host();
+                    pool.deliver(host != null ? host.decode(current, result) : outcomeOf(current, result));
+                }
                 current = null;
+                synchronized (this) {
+                    running = null;
+                    if (aborting) {
+                        // the context is being closed under us: the next task must not start in it
+                        replace = true;
+                        break;
+                    }
+                }
                 if (limit > 0 && ++done >= limit) {
                     replace = true;
                     break;

@@ -26,7 +26,9 @@ package dev.polypool.engine;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -53,8 +55,13 @@ import dev.polypool.sync.HandleTable;
  * never waits forever. A worker that cannot start (its context fails, or the initializer
  * raises) marks the pool broken: queued and later tasks complete as {@link #LOST}.
  *
- * <p>All methods are thread-safe. Python code calls the methods annotated
- * {@link HostAccess.Export}.
+ * <p><b>Drivers.</b> A Python context drives the pool through the methods annotated
+ * {@link HostAccess.Export}, reading outcomes with {@link #takeOutcomes()}. Java code (the
+ * embedding API) drives it through a {@link HostCalls} in the configuration, which converts
+ * results in the workers and receives the outcomes directly; it may also
+ * {@linkplain #abort(long) stop} a running task.
+ *
+ * <p>All methods are thread-safe.
  */
 public final class WorkerPool {
     /** Outcome status: the payload is the encoded result. */
@@ -77,14 +84,24 @@ public final class WorkerPool {
      * @param namePrefix         worker names are {@code namePrefix + "-" + identity}
      * @param argv               {@code sys.argv} in each worker
      * @param setup              handed unchanged to the worker's Python start-up
-     *                           ({@code polypool.worker.start}): the parent's state to carry over
+     *                           ({@code polypool.worker.start}): the parent's state to carry over,
+     *                           as pickled text; a Java array for a {@code host} pool
      * @param stdout             where workers' standard output goes
      * @param stderr             where workers' standard error goes
      * @param warm               where workers take their contexts from; null to create each
      *                           in its worker's thread
+     * @param host               null when a Python context drives the pool through
+     *                           {@link #takeOutcomes()}; else the Java side that converts
+     *                           results and receives outcomes (see {@link HostCalls})
      */
     public record Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
-                         Object setup, ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm) {
+                         Object setup, ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm, HostCalls host) {
+        /** A configuration for a pool driven by a Python context. */
+        public Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
+                      Object setup, ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm) {
+            this(processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr, warm, null);
+        }
+
         public Config {
             if (processes < 1) {
                 throw new IllegalArgumentException("processes must be at least 1");
@@ -107,6 +124,8 @@ public final class WorkerPool {
     private final BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
     private final List<Worker> workers = new CopyOnWriteArrayList<>();
     private final AtomicInteger queuedTasks = new AtomicInteger();
+    // jobs abort() found on no worker: one may be between the queue and its worker's run
+    private final Set<Long> abortedJobs = ConcurrentHashMap.newKeySet();
     private final Object lock = new Object();
     private State state = State.RUNNING;
     private String brokenReason;
@@ -151,7 +170,7 @@ public final class WorkerPool {
                 throw new IllegalStateException("Pool not running");
             }
             if (brokenReason != null) {
-                outcomes.add(new Outcome(jobId, index, LOST, lostPayload(brokenReason)));
+                deliver(new Outcome(jobId, index, LOST, lostPayload(brokenReason)));
                 return;
             }
             queuedTasks.incrementAndGet();
@@ -173,6 +192,27 @@ public final class WorkerPool {
             queuedTasks.addAndGet(-removed);
             return removed > 0;
         }
+    }
+
+    /**
+     * Stops the Python code running a task of job {@code jobId}, if a worker runs one: its
+     * context is cancelled and the worker replaced, as after a crash. Never blocks; the task's
+     * outcome, if any comes, is to be ignored.
+     *
+     * @return whether a running task of the job was found
+     */
+    public boolean abort(long jobId) {
+        // recorded first: a worker that took the task but had not yet marked it running
+        // finds it here instead (an entry for a task that had already finished stays behind)
+        abortedJobs.add(jobId);
+        boolean found = false;
+        for (Worker w : workers) {
+            found |= w.abort(jobId);
+        }
+        if (found) {
+            abortedJobs.remove(jobId);
+        }
+        return found;
     }
 
     /** Whether a task of job {@code jobId} still waits in the queue for a worker. */
@@ -325,8 +365,19 @@ public final class WorkerPool {
         return t;
     }
 
+    /** Whether {@link #abort} was asked for this job before its worker marked it running; forgets it. */
+    boolean takeAborted(long jobId) {
+        return abortedJobs.remove(jobId);
+    }
+
     void deliver(Outcome outcome) {
-        outcomes.add(outcome);
+        HostCalls host = config.host();
+        if (host == null) {
+            outcomes.add(outcome);
+        } else {
+            host.deliver(outcome.payload() instanceof LostTask lost
+                    ? new Outcome(outcome.jobId(), outcome.index(), outcome.status(), lost.message()) : outcome);
+        }
     }
 
     /** A worker could not start: fail what is queued and what comes later. */
@@ -340,7 +391,7 @@ public final class WorkerPool {
             for (Task t : pending) {
                 if (t != STOP) {
                     queuedTasks.decrementAndGet();
-                    outcomes.add(new Outcome(t.jobId(), t.index(), LOST, lostPayload(reason)));
+                    deliver(new Outcome(t.jobId(), t.index(), LOST, lostPayload(reason)));
                 } else {
                     tasks.add(STOP);
                 }
@@ -375,7 +426,7 @@ public final class WorkerPool {
                 t.closeAll();
             }
             releasedAtEnd.clear();
-            outcomes.add(new Outcome(-1, -1, LOST, null));
+            deliver(new Outcome(-1, -1, LOST, null));
         }
     }
 

@@ -153,8 +153,12 @@ def start(name, identity, pid, ppid, setup):
     Gives the context its process identity and the parent's ``__main__`` (as it was when
     the pool started under fork, imported again under spawn and forkserver), and runs the
     pool's initializer. Returns ``run``. A start-up or initializer failure is reported on
-    stderr as CPython reports a failed worker, and re-raised.
+    stderr as CPython reports a failed worker, and re-raised. A ``setup`` that is not text
+    comes from Java's embedding API (``polypool.embed``).
     """
+    if not isinstance(setup, str):
+        from polypool import embed
+        return embed.start(name, identity, pid, ppid, setup)
     try:
         init_text = _become_child(name, identity, pid, ppid, setup, daemon=True)
     except BaseException:

@@ -1,0 +1,238 @@
+package dev.polypool;
+
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.graalvm.polyglot.Value;
+
+/**
+ * Converts call arguments from Java into tokens a worker rebuilds as Python values, and a
+ * worker's encoded result back into Java values. The tags are mirrored in
+ * {@code polypool/embed.py}.
+ *
+ * <p>Arguments are encoded in the submitting thread, so that a value that does not convert
+ * fails the submission; results are decoded in the worker's thread, the only one that may
+ * read its context's values. Not instantiable; stateless and thread-safe.
+ */
+final class Conversions {
+    static final int NONE = 0, TRUE = 1, FALSE = 2, INT = 3, BIGINT = 4, FLOAT = 5, STR = 6, BYTES = 7, LIST = 8,
+            DICT = 9;
+    static final int RAISED = 20, UNCONVERTIBLE = 21;
+
+    private static final BigInteger LONG_MIN = BigInteger.valueOf(Long.MIN_VALUE);
+    private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
+
+    private Conversions() {
+    }
+
+    /**
+     * Whether every argument crosses as it is: Boolean, an integral box, Double, Float,
+     * String. Not null, which would reach Python as a foreign null rather than {@code None}.
+     */
+    static boolean allPlain(Object[] args) {
+        for (Object a : args) {
+            if (!(a instanceof String || a instanceof Long || a instanceof Integer || a instanceof Double
+                    || a instanceof Boolean || a instanceof Short || a instanceof Byte || a instanceof Float)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Encodes {@code args} as the tokens of one Python list.
+     *
+     * @throws PythonConversionException if an argument, or an element of one, does not convert
+     */
+    static Object[] encodeArguments(List<?> args) {
+        List<Object> out = new ArrayList<>();
+        encode(args, out, new IdentityHashMap<>());
+        return out.toArray();
+    }
+
+    private static void encode(Object v, List<Object> out, IdentityHashMap<Object, Boolean> open) {
+        if (v == null) {
+            out.add(NONE);
+        } else if (v instanceof Boolean b) {
+            out.add(b ? TRUE : FALSE);
+        } else if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) {
+            out.add(INT);
+            out.add(((Number) v).longValue());
+        } else if (v instanceof BigInteger big) {
+            if (big.compareTo(LONG_MIN) >= 0 && big.compareTo(LONG_MAX) <= 0) {
+                out.add(INT);
+                out.add(big.longValue());
+            } else {
+                out.add(BIGINT);
+                out.add(big.toString());
+            }
+        } else if (v instanceof Double || v instanceof Float) {
+            out.add(FLOAT);
+            out.add(((Number) v).doubleValue());
+        } else if (v instanceof String s) {
+            out.add(STR);
+            out.add(s);
+        } else if (v instanceof byte[] bytes) {
+            out.add(BYTES);
+            out.add(new String(bytes, StandardCharsets.ISO_8859_1));
+        } else if (v instanceof List<?> list) {
+            enter(v, open);
+            out.add(LIST);
+            out.add(list.size());
+            for (Object item : list) {
+                encode(item, out, open);
+            }
+            open.remove(v);
+        } else if (v instanceof Map<?, ?> map) {
+            enter(v, open);
+            out.add(DICT);
+            out.add(map.size());
+            for (Map.Entry<?, ?> e : map.entrySet()) {
+                encode(e.getKey(), out, open);
+                encode(e.getValue(), out, open);
+            }
+            open.remove(v);
+        } else {
+            throw new PythonConversionException("cannot convert " + v.getClass().getName()
+                    + " to a Python value (supported: null, Boolean, Byte, Short, Integer, Long, BigInteger, Float,"
+                    + " Double, String, byte[], List, Map)");
+        }
+    }
+
+    private static void enter(Object container, IdentityHashMap<Object, Boolean> open) {
+        if (open.put(container, Boolean.TRUE) != null) {
+            throw new PythonConversionException("cannot convert a " + container.getClass().getName()
+                    + " that contains itself to a Python value");
+        }
+    }
+
+    /** What a worker's call produced: a Java value, or a failure to report. */
+    record Decoded(Object value, RuntimeException failure) {
+    }
+
+    /** Decodes what {@code polypool.embed.run} returned. Runs in the worker's thread. */
+    static Decoded decodeResult(Value v) {
+        if (v.isNull()) {
+            return new Decoded(null, null);
+        }
+        if (v.isBoolean()) {
+            return new Decoded(v.asBoolean(), null);
+        }
+        if (v.isString()) {
+            return new Decoded(v.asString(), null);
+        }
+        if (v.isNumber()) {
+            // only an exact int within a long comes bare: a float always comes tagged
+            return new Decoded(v.asLong(), null);
+        }
+        int tag = v.getArrayElement(0).asInt();
+        if (tag == RAISED) {
+            return new Decoded(null, new PythonException(v.getArrayElement(1).asString(),
+                    v.getArrayElement(2).asString(), v.getArrayElement(3).asString()));
+        }
+        if (tag == UNCONVERTIBLE) {
+            return new Decoded(null, new PythonConversionException(v.getArrayElement(1).asString()));
+        }
+        int[] index = {0};
+        return new Decoded(decodeToken(v, index), null);
+    }
+
+    private static Object decodeToken(Value tokens, int[] index) {
+        int tag = tokens.getArrayElement(index[0]++).asInt();
+        switch (tag) {
+            case NONE:
+                return null;
+            case TRUE:
+                return Boolean.TRUE;
+            case FALSE:
+                return Boolean.FALSE;
+            case INT:
+                return tokens.getArrayElement(index[0]++).asLong();
+            case BIGINT:
+                return new BigInteger(tokens.getArrayElement(index[0]++).asString());
+            case FLOAT:
+                return tokens.getArrayElement(index[0]++).asDouble();
+            case STR:
+                return tokens.getArrayElement(index[0]++).asString();
+            case BYTES: {
+                Value buffer = tokens.getArrayElement(index[0]++);
+                byte[] bytes = new byte[Math.toIntExact(buffer.getBufferSize())];
+                buffer.readBuffer(0, bytes, 0, bytes.length);
+                return bytes;
+            }
+            case LIST: {
+                int n = tokens.getArrayElement(index[0]++).asInt();
+                List<Object> list = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    list.add(decodeToken(tokens, index));
+                }
+                return list;
+            }
+            case DICT: {
+                int n = tokens.getArrayElement(index[0]++).asInt();
+                Map<Object, Object> map = new HashMap<>(Math.max(16, n * 4 / 3 + 1));
+                for (int i = 0; i < n; i++) {
+                    Object key = decodeToken(tokens, index);
+                    map.put(key, decodeToken(tokens, index));
+                }
+                return map;
+            }
+            default:
+                throw new IllegalStateException("unknown result token tag " + tag);
+        }
+    }
+
+    /**
+     * Converts a decoded result to {@code type}.
+     *
+     * @throws PythonConversionException if it does not convert
+     */
+    @SuppressWarnings("unchecked")
+    static <T> T cast(Object value, Class<T> type) {
+        Class<?> boxed = type.isPrimitive() ? box(type) : type;
+        if (value == null) {
+            if (type.isPrimitive()) {
+                throw new PythonConversionException("cannot convert Python None to " + type.getName());
+            }
+            return null;
+        }
+        if (boxed.isInstance(value)) {
+            return (T) value;
+        }
+        if (value instanceof Long l) {
+            if (boxed == Integer.class && l == l.intValue()) {
+                return (T) Integer.valueOf(l.intValue());
+            }
+            if (boxed == BigInteger.class) {
+                return (T) BigInteger.valueOf(l);
+            }
+        }
+        throw new PythonConversionException("cannot convert the result " + describe(value) + " to " + type.getName());
+    }
+
+    private static String describe(Object value) {
+        String s = String.valueOf(value);
+        if (s.length() > 60) {
+            s = s.substring(0, 57) + "...";
+        }
+        return "(" + value.getClass().getName() + ") " + s;
+    }
+
+    private static Class<?> box(Class<?> primitive) {
+        if (primitive == int.class) {
+            return Integer.class;
+        } else if (primitive == long.class) {
+            return Long.class;
+        } else if (primitive == double.class) {
+            return Double.class;
+        } else if (primitive == boolean.class) {
+            return Boolean.class;
+        }
+        return primitive; // never an instance: fails the conversion with a clear message
+    }
+}

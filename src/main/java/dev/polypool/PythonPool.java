@@ -1,0 +1,678 @@
+package dev.polypool;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+
+import org.graalvm.polyglot.Value;
+
+import dev.polypool.engine.HostCalls;
+import dev.polypool.engine.Outcome;
+import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.Task;
+import dev.polypool.engine.WarmContexts;
+import dev.polypool.engine.WorkerPool;
+import dev.polypool.io.ConsoleSink;
+
+/**
+ * A pool of Python workers that runs Python functions in parallel for Java code. Each
+ * worker is a GraalPy context on a thread of its own; all of them share one polyglot engine
+ * (and the code its JIT compiled), and each context has its own interpreter lock, so the
+ * workers run Python in parallel within this JVM.
+ *
+ * <pre>{@code
+ * try (PythonPool pool = PythonPool.builder().workers(4).sourceDirectory(Path.of("python")).build()) {
+ *     PythonFunction<Long> square = PythonFunction.of("shapes:square").returning(Long.class);
+ *     List<Long> squares = pool.map(square, List.of(1, 2, 3));           // [1, 4, 9]
+ *     CompletableFuture<Long> one = pool.submit(square, 12);            // 144
+ * }
+ * }</pre>
+ *
+ * <p><b>Functions</b> are named {@code "module:qualname"} ({@link PythonFunction}). The
+ * modules come from the Python standard library, from the
+ * {@linkplain Builder#sourceDirectory source directories} and from
+ * {@linkplain Builder#source(String, String) source text} given to the builder.
+ *
+ * <p><b>Conversions.</b> Arguments are converted to Python values when a call is
+ * submitted, results back to Java values in the worker, following this table:
+ * <table class="striped">
+ * <caption>Java and Python values</caption>
+ * <thead><tr><th>Java argument</th><th>Python</th><th>Java result</th></tr></thead>
+ * <tbody>
+ * <tr><td>{@code null}</td><td>{@code None}</td><td>{@code null}</td></tr>
+ * <tr><td>{@link Boolean}</td><td>{@code bool}</td><td>{@link Boolean}</td></tr>
+ * <tr><td>{@link Byte}, {@link Short}, {@link Integer}, {@link Long}, {@link java.math.BigInteger}</td>
+ *     <td>{@code int}</td><td>{@link Long}; {@link java.math.BigInteger} outside the range of long</td></tr>
+ * <tr><td>{@link Float}, {@link Double}</td><td>{@code float}</td><td>{@link Double}</td></tr>
+ * <tr><td>{@link String}</td><td>{@code str}</td><td>{@link String}</td></tr>
+ * <tr><td>{@code byte[]}</td><td>{@code bytes}</td><td>{@code byte[]}</td></tr>
+ * <tr><td>{@link List}</td><td>{@code list} (and {@code tuple} as a result)</td><td>{@link List} (an {@link ArrayList})</td></tr>
+ * <tr><td>{@link Map}</td><td>{@code dict}</td><td>{@link Map} (a {@link java.util.HashMap})</td></tr>
+ * </tbody>
+ * </table>
+ * Containers convert element by element; subclasses of the Python types (an
+ * {@code IntEnum}, a named tuple) convert as their base type. Any other argument makes the
+ * submitting call throw a {@link PythonConversionException}; any other result fails the
+ * call with one. {@link PythonFunction#returning(Class)} asks for results of a Java type.
+ *
+ * <p><b>Failures.</b> A call whose Python function raised fails with a
+ * {@link PythonException} carrying the Python type name, message and traceback. Futures
+ * complete exceptionally with these exceptions; the blocking calls ({@link #map},
+ * {@link #starmap} and the streams) throw them directly, and throw a
+ * {@link CompletionException} wrapping the {@link java.util.concurrent.TimeoutException} of
+ * a call that ran out of {@linkplain PythonFunction#withTimeout(Duration) time}.
+ *
+ * <p><b>Cancellation.</b> Cancelling a call's future with {@code cancel(true)} withdraws it
+ * if it waits for a worker and otherwise stops the Python code running it: the worker's
+ * context is cancelled and a new worker replaces it. {@code cancel(false)} only withdraws a
+ * call that has not started. Dependent stages of the futures run in the worker threads
+ * unless added with the {@code *Async} methods: keep them short.
+ *
+ * <p><b>Life cycle.</b> Workers start in the background when the pool is built; calls
+ * submitted meanwhile wait. {@link #close()} lets queued calls finish;
+ * {@link #shutdownNow()} stops everything. A worker that has run
+ * {@linkplain Builder#maxTasksPerWorker(int) its quota} of calls is replaced.
+ *
+ * <p><b>Requirements.</b> The JVM must run GraalPy's optimizing runtime:
+ * {@code -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI} and the Graal compiler jars on
+ * {@code --upgrade-module-path} (see the project README); {@link Builder#build()} fails
+ * otherwise.
+ *
+ * <p>This class is thread-safe: any number of threads may submit calls at once.
+ */
+public final class PythonPool implements AutoCloseable {
+    private static final int CALL = 3; // the single task kind of polypool.embed
+    // the pool whose call the current thread is completing (a worker thread running dependent stages)
+    private static final ThreadLocal<PythonPool> COMPLETING = new ThreadLocal<>();
+
+    private final WorkerPool workers;
+    private final WarmContexts warm;
+    private final int workerCount;
+    private final Map<Long, Call<?>> pending = new ConcurrentHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final ScheduledThreadPoolExecutor timer;
+    private final Object lifecycle = new Object();
+    private volatile boolean shutdown;
+
+    private PythonPool(Builder b) {
+        PolyglotRuntime runtime = PolyglotRuntime.get();
+        ConsoleSink out = new ConsoleSink(System.out);
+        ConsoleSink err = new ConsoleSink(System.err);
+        List<String> argv = List.of("");
+        List<String> sources = new ArrayList<>();
+        b.sources.forEach((name, text) -> {
+            sources.add(name);
+            sources.add(text);
+        });
+        Object[] setup = {
+            b.startMethod,
+            b.directories.stream().map(p -> p.toAbsolutePath().toString()).toArray(String[]::new),
+            sources.toArray(String[]::new),
+            b.modules.toArray(String[]::new),
+            b.initializer == null ? "" : b.initializer.name(),
+            Conversions.encodeArguments(b.initArgs),
+        };
+        this.workerCount = b.workers;
+        this.warm = b.warmContexts > 0 ? new WarmContexts(runtime, argv, out, err, b.warmContexts, null) : null;
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("polypool-timeouts").daemon(true)
+                .unstarted(r));
+        timer.setRemoveOnCancelPolicy(true);
+        this.workers = new WorkerPool(runtime, new WorkerPool.Config(b.workers, b.maxTasksPerWorker, "PythonPoolWorker",
+                argv, setup, out, err, warm, new Host()));
+    }
+
+    /**
+     * Returns a new builder with the defaults: as many workers as processors, start method
+     * {@code "fork"}, no initializer, no task limit, no warm contexts.
+     *
+     * @return a new builder
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Returns the number of workers the pool keeps.
+     *
+     * @return the number set by {@link Builder#workers(int)}
+     */
+    public int workers() {
+        return workerCount;
+    }
+
+    /**
+     * Submits a call of {@code function} with {@code args}; returns at once.
+     *
+     * @param <R>      the Java type of the result
+     * @param function the function; its result type and time limit apply
+     * @param args     the positional arguments, converted as listed in the class description
+     * @return a future completing with the result, or exceptionally with a
+     *         {@link PythonException}, a {@link PythonConversionException} or a
+     *         {@link java.util.concurrent.TimeoutException}
+     * @throws PythonConversionException if an argument does not convert to a Python value
+     * @throws RejectedExecutionException if the pool was closed or shut down
+     * @throws NullPointerException       if {@code function} or {@code args} is null
+     */
+    public <R> CompletableFuture<R> submit(PythonFunction<R> function, Object... args) {
+        Objects.requireNonNull(function, "function");
+        Objects.requireNonNull(args, "args");
+        boolean plain = Conversions.allPlain(args);
+        Object payload = plain ? args.clone() : Conversions.encodeArguments(Arrays.asList(args));
+        return enqueue(function, plain, payload);
+    }
+
+    /**
+     * Submits a call of the function named {@code function} ({@code "module:qualname"});
+     * the same as {@code submit(PythonFunction.of(function), args)}.
+     *
+     * @param function the function's name
+     * @param args     the positional arguments
+     * @return a future completing with the result, converted as listed in the class description
+     * @throws IllegalArgumentException   if {@code function} is not of the form {@code "module:qualname"}
+     * @throws PythonConversionException  if an argument does not convert to a Python value
+     * @throws RejectedExecutionException if the pool was closed or shut down
+     */
+    public CompletableFuture<Object> submit(String function, Object... args) {
+        return submit(PythonFunction.of(function), args);
+    }
+
+    /**
+     * Calls {@code function} on every item and returns the results in input order; blocks
+     * until all are done. The calls run in parallel on the workers.
+     *
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call; read before this method returns
+     * @return the results, in the order of {@code items}
+     * @throws PythonException           the failure of the first call (in input order) that failed
+     * @throws PythonConversionException if an item or a result does not convert
+     * @throws CompletionException       wrapping the {@code TimeoutException} of a call that timed out
+     * @throws CancellationException     if a call was cancelled, for instance by {@link #shutdownNow()}
+     * @throws InterruptedException      if interrupted while waiting; the remaining calls are cancelled
+     * @throws RejectedExecutionException if the pool was closed or shut down
+     */
+    public <R> List<R> map(PythonFunction<R> function, Iterable<?> items) throws InterruptedException {
+        Objects.requireNonNull(items, "items");
+        List<List<?>> calls = new ArrayList<>();
+        for (Object item : items) {
+            calls.add(Arrays.asList(item));
+        }
+        return all(function, calls);
+    }
+
+    /**
+     * Calls {@code function} once per argument list, each list's elements being the
+     * positional arguments ({@code function(*args)}), and returns the results in input
+     * order; blocks until all are done. Fails as {@link #map} does.
+     *
+     * @param <R>           the Java type of the results
+     * @param function      the function
+     * @param argumentLists the positional arguments of each call; read before this method returns
+     * @return the results, in the order of {@code argumentLists}
+     * @throws InterruptedException if interrupted while waiting; the remaining calls are cancelled
+     * @throws NullPointerException if an argument list is null
+     */
+    public <R> List<R> starmap(PythonFunction<R> function, Iterable<? extends List<?>> argumentLists)
+            throws InterruptedException {
+        Objects.requireNonNull(argumentLists, "argumentLists");
+        List<List<?>> calls = new ArrayList<>();
+        for (List<?> args : argumentLists) {
+            calls.add(Objects.requireNonNull(args, "argument list"));
+        }
+        return all(function, calls);
+    }
+
+    /**
+     * Returns a stream of the results of {@code function} applied to each item, in input
+     * order. Items are read lazily: at most twice as many calls as there are workers are
+     * submitted or unconsumed at any time, so an endless {@code items} is fine. Closing the
+     * stream cancels the calls in flight. A failed call throws from the stream's terminal
+     * operation, as {@link #map} does; an interrupt makes it throw a
+     * {@link CancellationException} with the thread's interrupt status set.
+     *
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call, read as results are consumed
+     * @return a sequential stream of the results; close it to cancel the calls in flight
+     * @throws RejectedExecutionException if the pool was closed or shut down
+     */
+    public <R> Stream<R> imap(PythonFunction<R> function, Iterable<?> items) {
+        return stream(function, items, true);
+    }
+
+    /**
+     * Like {@link #imap}, but returns each result as soon as its call completes, in
+     * completion order.
+     *
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call, read as results are consumed
+     * @return a sequential stream of the results; close it to cancel the calls in flight
+     * @throws RejectedExecutionException if the pool was closed or shut down
+     */
+    public <R> Stream<R> imapUnordered(PythonFunction<R> function, Iterable<?> items) {
+        return stream(function, items, false);
+    }
+
+    /**
+     * Stops accepting calls, lets every submitted call finish, then stops the workers;
+     * blocks until they have exited. Does nothing if already closed or shut down.
+     * If interrupted while waiting, it stops everything as {@link #shutdownNow()} does and
+     * returns with the interrupt status set.
+     *
+     * @throws IllegalStateException if called from a dependent stage of one of this pool's
+     *                               futures running in a worker thread, which would wait for itself
+     */
+    @Override
+    public void close() {
+        checkNotCompleting();
+        synchronized (lifecycle) {
+            if (shutdown) {
+                return;
+            }
+            shutdown = true;
+        }
+        workers.close();
+        try {
+            workers.join(-1);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            workers.terminate();
+        }
+        release();
+    }
+
+    /**
+     * Stops at once: discards queued calls, cancels the Python code of running ones (their
+     * futures, and those of queued calls, are cancelled) and stops the workers; blocks until
+     * they have exited. Calls submitted later are rejected.
+     *
+     * @throws IllegalStateException if called from a dependent stage of one of this pool's
+     *                               futures running in a worker thread, which would wait for itself
+     */
+    public void shutdownNow() {
+        checkNotCompleting();
+        synchronized (lifecycle) {
+            shutdown = true;
+        }
+        workers.terminate();
+        release();
+    }
+
+    /**
+     * Returns whether the pool was closed or shut down.
+     *
+     * @return true once {@link #close()} or {@link #shutdownNow()} has been called
+     */
+    public boolean isShutdown() {
+        return shutdown;
+    }
+
+    private void checkNotCompleting() {
+        if (COMPLETING.get() == this) {
+            throw new IllegalStateException("a worker thread cannot close its own pool: "
+                    + "add the dependent stage with an *Async method");
+        }
+    }
+
+    private void release() {
+        for (Call<?> call : pending.values()) {
+            call.cancel(false);
+        }
+        pending.clear();
+        timer.shutdownNow();
+        if (warm != null) {
+            warm.close();
+        }
+    }
+
+    private <R> CompletableFuture<R> enqueue(PythonFunction<R> function, boolean plain, Object payload) {
+        long id = ids.incrementAndGet();
+        Call<R> call = new Call<>(id, function);
+        pending.put(id, call);
+        try {
+            if (shutdown) {
+                throw new RejectedExecutionException("the pool is shut down");
+            }
+            workers.submit(id, 0, CALL, function.name(), plain, payload);
+        } catch (IllegalStateException e) {
+            pending.remove(id);
+            throw new RejectedExecutionException("the pool is shut down", e);
+        } catch (RuntimeException e) {
+            pending.remove(id);
+            throw e;
+        }
+        Duration timeout = function.timeout();
+        if (timeout != null) {
+            call.timeout = timer.schedule(call::timeOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        }
+        return call;
+    }
+
+    private <R> CompletableFuture<R> enqueueArguments(PythonFunction<R> function, List<?> args) {
+        Object[] array = args.toArray();
+        boolean plain = Conversions.allPlain(array);
+        return enqueue(function, plain, plain ? array : Conversions.encodeArguments(args));
+    }
+
+    private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls) throws InterruptedException {
+        Objects.requireNonNull(function, "function");
+        // convert everything first: a bad item fails the call before anything runs
+        List<Object[]> payloads = new ArrayList<>(calls.size());
+        List<Boolean> plains = new ArrayList<>(calls.size());
+        for (List<?> args : calls) {
+            Object[] array = args.toArray();
+            boolean plain = Conversions.allPlain(array);
+            plains.add(plain);
+            payloads.add(plain ? array : Conversions.encodeArguments(args));
+        }
+        List<CompletableFuture<R>> futures = new ArrayList<>(calls.size());
+        try {
+            for (int i = 0; i < payloads.size(); i++) {
+                futures.add(enqueue(function, plains.get(i), payloads.get(i)));
+            }
+            List<R> results = new ArrayList<>(futures.size());
+            for (CompletableFuture<R> f : futures) {
+                results.add(await(f));
+            }
+            return results;
+        } finally {
+            for (CompletableFuture<R> f : futures) {
+                f.cancel(true);
+            }
+        }
+    }
+
+    /** The result of a call once completed, its failure thrown unchecked (as the blocking calls document). */
+    static <R> R await(CompletableFuture<R> f) throws InterruptedException {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new CompletionException(cause);
+        }
+    }
+
+    private <R> Stream<R> stream(PythonFunction<R> function, Iterable<?> items, boolean ordered) {
+        Objects.requireNonNull(function, "function");
+        Objects.requireNonNull(items, "items");
+        if (shutdown) {
+            throw new RejectedExecutionException("the pool is shut down");
+        }
+        ResultIterator<R> it = new ResultIterator<>(items.iterator(), 2 * workerCount, ordered,
+                item -> enqueueArguments(function, Arrays.asList(item)));
+        Spliterator<R> split = Spliterators.spliteratorUnknownSize(it, ordered ? Spliterator.ORDERED : 0);
+        return StreamSupport.stream(split, false).onClose(it::cancelAll);
+    }
+
+    /** A submitted call: its future, cancellable down to the running Python code. */
+    private final class Call<R> extends CompletableFuture<R> {
+        final long id;
+        final PythonFunction<R> function;
+        volatile java.util.concurrent.ScheduledFuture<?> timeout;
+
+        Call(long id, PythonFunction<R> function) {
+            this.id = id;
+            this.function = function;
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            boolean cancelled = super.cancel(mayInterruptIfRunning);
+            if (cancelled) {
+                stop(mayInterruptIfRunning);
+            }
+            return cancelled;
+        }
+
+        void timeOut() {
+            if (completeExceptionally(new java.util.concurrent.TimeoutException(
+                    function.name() + " did not complete within " + function.timeout()))) {
+                stop(true);
+            }
+        }
+
+        private void stop(boolean running) {
+            pending.remove(id);
+            var t = timeout;
+            if (t != null) {
+                t.cancel(false);
+            }
+            if (!workers.withdraw(id) && running) {
+                workers.abort(id);
+            }
+        }
+
+        void finish(Outcome outcome) {
+            var t = timeout;
+            if (t != null) {
+                t.cancel(false);
+            }
+            switch (outcome.status()) {
+                case WorkerPool.OK -> {
+                    try {
+                        complete(Conversions.cast(outcome.payload(), function.resultType()));
+                    } catch (PythonConversionException e) {
+                        completeExceptionally(e);
+                    }
+                }
+                case WorkerPool.RAISED -> completeExceptionally((Throwable) outcome.payload());
+                default -> completeExceptionally(new PythonException(PythonException.WORKER_LOST,
+                        String.valueOf(outcome.payload()), ""));
+            }
+        }
+    }
+
+    /** Converts results in the worker threads and completes the calls' futures. */
+    private final class Host implements HostCalls {
+        @Override
+        public Outcome decode(Task task, Value result) {
+            Conversions.Decoded d = Conversions.decodeResult(result);
+            return d.failure() == null
+                    ? new Outcome(task.jobId(), task.index(), WorkerPool.OK, d.value())
+                    : new Outcome(task.jobId(), task.index(), WorkerPool.RAISED, d.failure());
+        }
+
+        @Override
+        public void deliver(Outcome outcome) {
+            Call<?> call = pending.remove(outcome.jobId());
+            if (call != null) {
+                COMPLETING.set(PythonPool.this);
+                try {
+                    call.finish(outcome);
+                } finally {
+                    COMPLETING.remove();
+                }
+            }
+        }
+    }
+
+    /**
+     * Builds a {@link PythonPool}. Not thread-safe; each method returns this builder.
+     */
+    public static final class Builder {
+        private int workers = Runtime.getRuntime().availableProcessors();
+        private String startMethod = "fork";
+        private final List<Path> directories = new ArrayList<>();
+        private final List<String> modules = new ArrayList<>();
+        private final Map<String, String> sources = new LinkedHashMap<>();
+        private PythonFunction<?> initializer;
+        private List<Object> initArgs = List.of();
+        private int maxTasksPerWorker;
+        private int warmContexts;
+
+        private Builder() {
+        }
+
+        /**
+         * Sets the number of workers (default: the number of processors).
+         *
+         * @param n the number of workers
+         * @return this builder
+         * @throws IllegalArgumentException if {@code n} is less than 1
+         */
+        public Builder workers(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("workers must be at least 1: " + n);
+            }
+            workers = n;
+            return this;
+        }
+
+        /**
+         * Sets the start method the workers report to {@code multiprocessing}
+         * ({@code "fork"}, the default, {@code "spawn"} or {@code "forkserver"}). Workers of a
+         * Java pool inherit no parent state, so the methods differ only in what
+         * {@code multiprocessing.get_start_method()} says and in what processes the
+         * functions start themselves.
+         *
+         * @param method the start method's name
+         * @return this builder
+         * @throws IllegalArgumentException if {@code method} is not one of those names
+         */
+        public Builder startMethod(String method) {
+            if (!List.of("fork", "spawn", "forkserver").contains(method)) {
+                throw new IllegalArgumentException("cannot find context for " + (method == null ? "None" : "'" + method + "'"));
+            }
+            startMethod = method;
+            return this;
+        }
+
+        /**
+         * Adds a directory to the front of each worker's {@code sys.path}, in the order
+         * added, so that its modules and packages can be imported.
+         *
+         * @param directory a directory of Python modules or packages
+         * @return this builder
+         * @throws IllegalArgumentException if {@code directory} is not a directory
+         */
+        public Builder sourceDirectory(Path directory) {
+            if (!Files.isDirectory(directory)) {
+                throw new IllegalArgumentException("not a directory: " + directory);
+            }
+            directories.add(directory);
+            return this;
+        }
+
+        /**
+         * Adds a module made from Python source text: each worker runs {@code source} as
+         * module {@code moduleName} before any call, so its functions can be called as
+         * {@code "moduleName:function"}. Tracebacks show its lines.
+         *
+         * @param moduleName the module's name, such as {@code "tools"} or {@code "pkg.tools"}
+         * @param source     the module's Python source text
+         * @return this builder
+         * @throws IllegalArgumentException if {@code moduleName} is not a dotted Python name
+         */
+        public Builder source(String moduleName, String source) {
+            PythonFunction.of(moduleName + ":x"); // validates the dotted name
+            sources.put(moduleName, Objects.requireNonNull(source, "source"));
+            return this;
+        }
+
+        /**
+         * Adds modules that each worker imports when it starts, before any call, so their
+         * import cost is not paid by the first calls and import errors break the pool early.
+         *
+         * @param moduleNames dotted module names
+         * @return this builder
+         * @throws IllegalArgumentException if a name is not a dotted Python name
+         */
+        public Builder modules(String... moduleNames) {
+            for (String m : moduleNames) {
+                PythonFunction.of(m + ":x");
+                modules.add(m);
+            }
+            return this;
+        }
+
+        /**
+         * Sets a function each worker calls with {@code args} when it starts, as
+         * {@code multiprocessing.Pool}'s {@code initializer} and {@code initargs}. If it
+         * raises, the worker prints the traceback, the pool is broken and every call fails
+         * with a {@link PythonException} of type {@value PythonException#WORKER_LOST}.
+         *
+         * @param function the initializer
+         * @param args     its positional arguments, converted as call arguments are
+         * @return this builder
+         * @throws PythonConversionException if an argument does not convert
+         */
+        public Builder initializer(PythonFunction<?> function, Object... args) {
+            List<Object> list = Arrays.asList(args.clone());
+            Conversions.encodeArguments(list);
+            initializer = Objects.requireNonNull(function, "function");
+            initArgs = list;
+            return this;
+        }
+
+        /**
+         * Sets how many calls a worker runs before a fresh one replaces it, as
+         * {@code maxtasksperchild}; 0 (the default) for no limit.
+         *
+         * @param n the number of calls per worker, or 0
+         * @return this builder
+         * @throws IllegalArgumentException if {@code n} is negative
+         */
+        public Builder maxTasksPerWorker(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("maxTasksPerWorker must be >= 0: " + n);
+            }
+            maxTasksPerWorker = n;
+            return this;
+        }
+
+        /**
+         * Sets how many spare worker contexts to keep initialised ahead of need (default 0),
+         * so that the workers, and those replacing retired or cancelled ones, start without
+         * waiting for GraalPy to create a context (0.1 s to seconds each).
+         *
+         * @param n the number of spare contexts
+         * @return this builder
+         * @throws IllegalArgumentException if {@code n} is negative
+         */
+        public Builder warmContexts(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("warmContexts must be >= 0: " + n);
+            }
+            warmContexts = n;
+            return this;
+        }
+
+        /**
+         * Creates the pool and starts its workers in the background; returns without waiting
+         * for them.
+         *
+         * @return the pool
+         * @throws IllegalStateException if GraalPy's optimizing runtime is not available in this JVM
+         */
+        public PythonPool build() {
+            return new PythonPool(this);
+        }
+    }
+}
