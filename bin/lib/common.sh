@@ -54,13 +54,109 @@ ensure_built() {
     exec 9>&-
 }
 
+# Start-up: the JVM's AOT cache (JDK 25, JEP 483/515) keeps the ~15,000 classes of Truffle,
+# GraalPy and the Graal compiler loaded and linked, with their profiles, across runs. The JVM
+# refuses it (like all class data sharing) with --upgrade-module-path, so polypool runs on
+# target/jre: this JDK re-linked without its placeholder jdk.graal.compiler module, which
+# lets the real compiler come from the plain --module-path. The cache is trained once per
+# build by running bin/lib/aot_training.py. If jlink or the training fails, polypool runs
+# as before: this JDK with --upgrade-module-path and no cache.
+jre="$here/target/jre"
+aot="$here/target/polypool.aot"
+
+# the jars of the class path, in a fixed order: the cache is valid for one exact class path
+class_path() {
+    local cp="$jar" f
+    for f in "$here"/target/lib/*.jar; do cp="$cp:$f"; done
+    echo "$cp"
+}
+
+# jvm_flags with the compiler on the module path instead of the upgrade module path
+aot_jvm_flags() {
+    local f
+    aot_flags=()
+    for f in "${jvm_flags[@]}"; do [[ $f == --upgrade-module-path=* ]] || aot_flags+=("$f"); done
+    aot_flags+=(--module-path="$here/target/jit" --add-modules=jdk.graal.compiler,org.graalvm.truffle.compiler)
+}
+
+# A failed attempt leaves a marker ($jre.failed, $aot.failed) so that later runs do not
+# pay for it again; a new JDK or a new build tries again.
+needs_jre() {
+    [ -x "$jre/bin/java" ] && [ "$(cat "$jre/.jdk" 2>/dev/null)" = "$jdk" ] && return 1
+    [ "$(cat "$jre.failed" 2>/dev/null)" != "$jdk" ]
+}
+
+make_jre() {
+    local mods
+    mods="$("$jdk/bin/java" --list-modules | sed 's/@.*//' | grep -v -E '^(jdk\.graal\.compiler|jdk\.jlink|jdk\.jpackage)' | paste -sd,)"
+    rm -rf "$jre" "$jre.tmp"
+    if "$jdk/bin/jlink" --add-modules "$mods" --generate-cds-archive --output "$jre.tmp" >/dev/null 2>&1; then
+        echo "$jdk" >"$jre.tmp/.jdk" && mv "$jre.tmp" "$jre" && return 0
+    fi
+    rm -rf "$jre.tmp"
+    echo "$jdk" >"$jre.failed"
+    return 1
+}
+
+aot_inputs_newer_than() {
+    [ -n "$(find "$jar" "$here/target/lib" "$jre/.jdk" "$here/bin/lib/aot_training.py" -newer "$1" -print -quit 2>/dev/null)" ]
+}
+
+needs_aot() {
+    [ -f "$aot" ] && ! aot_inputs_newer_than "$aot" && return 1
+    [ -f "$aot.failed" ] && ! aot_inputs_newer_than "$aot.failed" && return 1
+    return 0
+}
+
+train_aot() {
+    local tmp="$aot.tmp.$$"
+    rm -f "$aot" "$aot.failed"
+    aot_jvm_flags
+    if "$jre/bin/java" "${aot_flags[@]}" -XX:AOTCacheOutput="$tmp" -cp "$(class_path)" \
+        dev.polypool.cli.Main "$here/bin/lib/aot_training.py" >/dev/null 2>&1 && [ -s "$tmp" ]; then
+        mv "$tmp" "$aot" && return 0
+    fi
+    rm -f "$tmp" "$tmp.config"
+    touch "$aot.failed"
+    return 1
+}
+
+# Sets $java and $run_flags: how to start polypool's JVM. Makes the run-time image and the
+# AOT cache first when they are missing or stale (once; concurrent runs wait for it).
+# POLYPOOL_NO_AOT=1 runs without them.
+choose_jvm() {
+    java="$jdk/bin/java"
+    run_flags=("${jvm_flags[@]}" -cp "$jar:$here/target/lib/*")
+    [ -n "${POLYPOOL_NO_AOT:-}" ] && return 0
+    if needs_jre || needs_aot; then
+        mkdir -p "$here/target"
+        exec 9>"$here/target/.build.lock"
+        flock 9
+        if needs_jre; then
+            echo "polypool: linking a run-time image for the AOT cache (once)..." >&2
+            make_jre || echo "polypool: jlink failed; running without the AOT cache" >&2
+        fi
+        if [ -x "$jre/bin/java" ] && needs_aot; then
+            echo "polypool: training the AOT cache (once per build, about a minute)..." >&2
+            train_aot || echo "polypool: AOT cache training failed; running without it" >&2
+        fi
+        exec 9>&-
+    fi
+    [ "$(cat "$jre/.jdk" 2>/dev/null)" = "$jdk" ] && [ -f "$aot" ] && ! aot_inputs_newer_than "$aot" || return 0
+    java="$jre/bin/java"
+    aot_jvm_flags
+    run_flags=("${aot_flags[@]}" -XX:AOTCache="$aot" -cp "$(class_path)")
+}
+
 # -XX:TieredStopAtLevel=1: host code (GraalPy's interpreter, the Graal compiler itself) is
 # compiled by C1 only. On 2 cores C2's compile threads starve start-up: measured here, a
 # Pool(4) script ran 15.1 s with C2 and 9.2 s without; guest code is compiled by Graal
 # either way, and warm CPU-bound tasks ran no slower.
+# -Xlog: the JVM's own warnings (a stale AOT cache, CDS) go to stderr, never into the
+# program's stdout, where unified logging would put them by default.
 jvm_flags=(
     -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI -XX:TieredStopAtLevel=1
     --upgrade-module-path="$here/target/jit"
     --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
-    -Xss8m
+    -Xss8m -Xlog:disable -Xlog:all=warning:stderr
 )
