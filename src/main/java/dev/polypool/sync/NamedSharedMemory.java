@@ -48,7 +48,7 @@ public final class NamedSharedMemory {
 
     private final Path directory;
     private final AtomicLong nextHandle = new AtomicLong();
-    private final Map<Long, WeakReference<Mapping>> mappings = new ConcurrentHashMap<>();
+    private final Map<Long, WeakReference<SharedBuffer>> mappings = new ConcurrentHashMap<>();
     private final Set<String> tracked = new LinkedHashSet<>();
     private boolean hookInstalled;
 
@@ -56,43 +56,12 @@ public final class NamedSharedMemory {
         this.directory = directory;
     }
 
-    /** A mapping of a block: valid as long as this object is reachable. */
-    public static final class Mapping {
-        private final long handle;
-        private final MemorySegment segment;
-
-        Mapping(long handle, MemorySegment segment) {
-            this.handle = handle;
-            this.segment = segment;
-        }
-
-        /** The number by which other contexts find this mapping ({@link #lookup}). */
-        @HostAccess.Export
-        public long handle() {
-            return handle;
-        }
-
-        @HostAccess.Export
-        public long address() {
-            return segment.address();
-        }
-
-        @HostAccess.Export
-        public long size() {
-            return segment.byteSize();
-        }
-
-        MemorySegment segment() {
-            return segment;
-        }
-    }
-
     /**
      * Creates (exclusively, mode 0600, {@code size} zero bytes) or opens the block
      * {@code name} and maps all of it.
      *
      * @param name a name with its leading slash, as {@code shm_open} takes it
-     * @return a {@link Mapping}, or an {@code Integer}: an errno, or {@link #EMPTY} when an
+     * @return a {@link SharedBuffer} over the mapping, or an {@code Integer}: an errno, or {@link #EMPTY} when an
      *         existing block has size 0
      */
     public Object open(String name, boolean create, long size) {
@@ -127,7 +96,7 @@ public final class NamedSharedMemory {
                 return EMPTY;
             }
             long handle = nextHandle.incrementAndGet();
-            Mapping mapping = new Mapping(handle,
+            SharedBuffer mapping = new SharedBuffer(handle,
                     channel.map(FileChannel.MapMode.READ_WRITE, 0, actual, Arena.ofAuto()));
             if (handle % 1024 == 0) {
                 mappings.values().removeIf(ref -> ref.get() == null);
@@ -148,8 +117,8 @@ public final class NamedSharedMemory {
      * inherits, which stays valid even after the name was unlinked, as a forked child's
      * copy of its parent's mapping does.
      */
-    public Mapping lookup(long handle) {
-        WeakReference<Mapping> ref = mappings.get(handle);
+    public SharedBuffer lookup(long handle) {
+        WeakReference<SharedBuffer> ref = mappings.get(handle);
         return ref == null ? null : ref.get();
     }
 

@@ -12,7 +12,8 @@ import org.graalvm.polyglot.HostAccess;
  * {@code multiprocessing.heap}). Python wraps {@link #address()} in a ctypes object, so
  * there is one copy of the data, as in memory a forked child shares with its parent.
  *
- * <p>The memory is zero-filled, aligned for any C type, and freed by the garbage collector
+ * <p>It also stands for a mapping of POSIX shared memory ({@link NamedSharedMemory}).
+ * Allocated memory is zero-filled, aligned for any C type, and freed by the garbage collector
  * once no context refers to this object; Python keeps the object referenced from every
  * ctypes object built on the address. Thread-safe (immutable).
  */
@@ -32,7 +33,16 @@ public final class SharedBuffer {
         this.segment = Arena.ofAuto().allocate(Math.max(size, 1), ALIGNMENT);
     }
 
-    /** The number by which other contexts find this block ({@link SyncServices#lookupBuffer}). */
+    /** A block over memory allocated elsewhere: a mapping of POSIX shared memory. */
+    SharedBuffer(long handle, MemorySegment segment) {
+        this.handle = handle;
+        this.segment = segment;
+    }
+
+    /**
+     * The number by which other contexts find this block ({@link SyncServices#lookupBuffer},
+     * or {@link SyncServices#lookupSharedMemory} for a mapping).
+     */
     @HostAccess.Export
     public long handle() {
         return handle;

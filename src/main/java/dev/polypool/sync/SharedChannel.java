@@ -92,6 +92,28 @@ public final class SharedChannel {
         }
 
         /**
+         * Waits, holding the channel's monitor, until a message is in or none can come any
+         * more, or {@code timeoutSeconds} have passed.
+         *
+         * @return false if interrupted (the interrupt status is kept)
+         */
+        private boolean awaitReadable(double timeoutSeconds) {
+            long deadline = System.nanoTime() + (long) (Math.max(0, timeoutSeconds) * 1e9);
+            try {
+                long left;
+                while (inbox.isEmpty() && !closed && !peer.gone()
+                        && (left = deadline - System.nanoTime()) > 0) {
+                    // a dying owner thread does not notify: look again at least every 50 ms
+                    TimeUnit.NANOSECONDS.timedWait(SharedChannel.this, Math.min(left, 50_000_000L));
+                }
+                return true;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+
+        /**
          * Takes the oldest message sent by the other end, waiting at most
          * {@code timeoutSeconds} for one (0: do not wait).
          *
@@ -101,16 +123,7 @@ public final class SharedChannel {
         @HostAccess.Export
         public String recv(double timeoutSeconds) {
             synchronized (SharedChannel.this) {
-                long deadline = System.nanoTime() + (long) (Math.max(0, timeoutSeconds) * 1e9);
-                try {
-                    long left;
-                    while (inbox.isEmpty() && !closed && !peer.gone()
-                            && (left = deadline - System.nanoTime()) > 0) {
-                        // a dying owner thread does not notify: look again at least every 50 ms
-                        TimeUnit.NANOSECONDS.timedWait(SharedChannel.this, Math.min(left, 50_000_000L));
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                if (!awaitReadable(timeoutSeconds)) {
                     return EMPTY;
                 }
                 if (!inbox.isEmpty()) {
@@ -129,16 +142,7 @@ public final class SharedChannel {
         @HostAccess.Export
         public boolean poll(double timeoutSeconds) {
             synchronized (SharedChannel.this) {
-                long deadline = System.nanoTime() + (long) (Math.max(0, timeoutSeconds) * 1e9);
-                try {
-                    long left;
-                    while (inbox.isEmpty() && !closed && !peer.gone()
-                            && (left = deadline - System.nanoTime()) > 0) {
-                        TimeUnit.NANOSECONDS.timedWait(SharedChannel.this, Math.min(left, 50_000_000L));
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+                awaitReadable(timeoutSeconds);
                 return !inbox.isEmpty() || closed || peer.gone();
             }
         }

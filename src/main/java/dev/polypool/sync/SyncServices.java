@@ -170,7 +170,7 @@ public final class SyncServices {
 
     /** A mapping of POSIX shared memory by handle; see {@link NamedSharedMemory#lookup}. */
     @HostAccess.Export
-    public NamedSharedMemory.Mapping lookupSharedMemory(long handle) {
+    public SharedBuffer lookupSharedMemory(long handle) {
         return namedMemory.lookup(handle);
     }
 

@@ -23,11 +23,11 @@ class NamedSharedMemoryTest {
     @Test
     void createMapsAFileThatAttachedMappingsShare() throws IOException {
         NamedSharedMemory shm = new NamedSharedMemory(dir);
-        NamedSharedMemory.Mapping created = (NamedSharedMemory.Mapping) shm.open("/block", true, 100);
+        SharedBuffer created = (SharedBuffer) shm.open("/block", true, 100);
         assertEquals(100, created.size());
         assertEquals(100, Files.size(dir.resolve("block")));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("block"))));
-        NamedSharedMemory.Mapping attached = (NamedSharedMemory.Mapping) shm.open("/block", false, 0);
+        SharedBuffer attached = (SharedBuffer) shm.open("/block", false, 0);
         created.segment().set(ValueLayout.JAVA_LONG, 8, 42L);
         assertEquals(42L, attached.segment().get(ValueLayout.JAVA_LONG, 8));
         assertSame(attached, shm.lookup(attached.handle()));
@@ -38,7 +38,7 @@ class NamedSharedMemoryTest {
     @Test
     void errorsAreErrnoValues() throws IOException {
         NamedSharedMemory shm = new NamedSharedMemory(dir);
-        assertInstanceOf(NamedSharedMemory.Mapping.class, shm.open("/x", true, 8));
+        assertInstanceOf(SharedBuffer.class, shm.open("/x", true, 8));
         assertEquals(NamedSharedMemory.EEXIST, shm.open("/x", true, 8));
         assertEquals(NamedSharedMemory.ENOENT, shm.open("/missing", false, 0));
         assertEquals(NamedSharedMemory.EINVAL, shm.open("/a/b", true, 8));
@@ -53,7 +53,7 @@ class NamedSharedMemoryTest {
     @Test
     void unlinkRemovesTheNameButNotTheMapping() {
         NamedSharedMemory shm = new NamedSharedMemory(dir);
-        NamedSharedMemory.Mapping m = (NamedSharedMemory.Mapping) shm.open("/gone", true, 16);
+        SharedBuffer m = (SharedBuffer) shm.open("/gone", true, 16);
         assertEquals(java.util.List.of("/gone"), shm.tracked());
         assertEquals(0, shm.unlink("/gone"));
         assertFalse(Files.exists(dir.resolve("gone")));
