@@ -78,14 +78,8 @@ public final class NamedSharedMemory {
                             StandardOpenOption.WRITE),
                             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
                     : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        } catch (FileAlreadyExistsException e) {
-            return EEXIST;
-        } catch (NoSuchFileException e) {
-            return ENOENT;
-        } catch (AccessDeniedException e) {
-            return EACCES;
         } catch (IOException e) {
-            return EINVAL;
+            return errnoOf(e);
         }
         try (channel) {
             if (create && size > 0) {
@@ -122,6 +116,17 @@ public final class NamedSharedMemory {
         return ref == null ? null : ref.get();
     }
 
+    /** The errno the POSIX call would have set for the failure a file operation threw. */
+    private static int errnoOf(IOException e) {
+        if (e instanceof FileAlreadyExistsException) {
+            return EEXIST;
+        }
+        if (e instanceof NoSuchFileException) {
+            return ENOENT;
+        }
+        return e instanceof AccessDeniedException ? EACCES : EINVAL;
+    }
+
     /**
      * Removes the name (mappings stay valid until collected).
      *
@@ -133,12 +138,8 @@ public final class NamedSharedMemory {
             return 0;
         } catch (ErrnoException e) {
             return e.errno;
-        } catch (NoSuchFileException e) {
-            return ENOENT;
-        } catch (AccessDeniedException e) {
-            return EACCES;
         } catch (IOException e) {
-            return EINVAL;
+            return errnoOf(e);
         } finally {
             synchronized (this) {
                 tracked.remove(name);
