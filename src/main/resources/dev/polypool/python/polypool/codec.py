@@ -16,6 +16,7 @@ importable still goes by reference.
 """
 
 import builtins
+import contextlib
 import importlib
 import io
 import marshal
@@ -310,15 +311,9 @@ class _SpawnPickler(ForkingPickler):
 
 def dumps_spawn(obj, inherit=False):
     """Pickle ``obj`` for a spawned child (see ``_SpawnPickler``), as Latin-1 text."""
-    from multiprocessing import context
     buf = io.BytesIO()
-    previous = context.get_spawning_popen()
-    if inherit:
-        context.set_spawning_popen(_Inheriting())
-    try:
+    with _child_being_started() if inherit else contextlib.nullcontext():
         _SpawnPickler(buf, inherit).dump(obj)
-    finally:
-        context.set_spawning_popen(previous)
     return buf.getvalue().decode("latin-1")
 
 
@@ -326,15 +321,22 @@ class _Inheriting:
     """Stands for a child being started, so that ``assert_spawning`` lets objects through."""
 
 
-def _dump_main_value(value, main_dict):
+@contextlib.contextmanager
+def _child_being_started():
+    """Pickle as for a child being started: ``assert_spawning`` lets locks through."""
     from multiprocessing import context
-    buf = io.BytesIO()
     previous = context.get_spawning_popen()
     context.set_spawning_popen(_Inheriting())
     try:
-        _MainPickler(buf, main_dict).dump(value)
+        yield
     finally:
         context.set_spawning_popen(previous)
+
+
+def _dump_main_value(value, main_dict):
+    buf = io.BytesIO()
+    with _child_being_started():
+        _MainPickler(buf, main_dict).dump(value)
     return buf.getvalue()
 
 
