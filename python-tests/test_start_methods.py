@@ -27,10 +27,6 @@ WORKER_PREFIX = {"fork": "ForkPoolWorker-", "spawn": "SpawnPoolWorker-",
 PROCESS_PREFIX = {"fork": "ForkProcess-", "spawn": "SpawnProcess-",
                   "forkserver": "ForkServerProcess-"}
 
-# a forkserver preload that nothing else here imports
-PRELOADED = "colorsys"
-
-
 def square(x):
     return x * x
 
@@ -137,9 +133,13 @@ def tearDownModule():
         pool.join()
 
 
-def run_script(source, *args, env=None):
-    """Run ``source`` as a main script in a child interpreter; returns the CompletedProcess."""
+def run_script(source, *args, env=None, modules=None):
+    """Run ``source`` as a main script in a child interpreter, with ``modules`` (name to
+    source) beside it; returns the CompletedProcess."""
     with tempfile.TemporaryDirectory() as tmp:
+        for name, text in (modules or {}).items():
+            with open(os.path.join(tmp, name + ".py"), "w") as f:
+                f.write(textwrap.dedent(text))
         script = os.path.join(tmp, "main_script.py")
         with open(script, "w") as f:
             f.write(textwrap.dedent(source))
@@ -213,23 +213,37 @@ class WorkerNamesTest(unittest.TestCase):
                 p.join(TIMEOUT)
                 self.assertEqual(p.exitcode, 0)
 
-    def test_forkserver_preload_is_imported_in_workers(self):
-        # in a program of its own: CPython's server reads the preload list once, at its start
+    def test_forkserver_preload_is_imported_before_workers_start(self):
+        # in a program of its own: CPython's server reads the preload list once, at its start.
+        # The preloaded module records which process imported it: the fork server, not the
+        # worker (polypool: a template context, before it became the worker).
         proc = run_script("""\
             import multiprocessing as mp
+            import os
             import sys
 
-            def loaded(name):
-                return name in sys.modules
+            def preloaded_elsewhere(_=None):
+                if "preloaded_here" not in sys.modules:
+                    return False
+                import preloaded_here
+                return preloaded_here.PID != os.getpid()
+
+            def process_body():
+                sys.exit(0 if preloaded_elsewhere() else 3)
 
             if __name__ == "__main__":
                 ctx = mp.get_context("forkserver")
-                ctx.set_forkserver_preload(["%s", "no_such_module_here"])
-                with ctx.Pool(1) as pool:
-                    print(pool.apply(loaded, ("%s",)))
-            """ % (PRELOADED, PRELOADED))
+                ctx.set_forkserver_preload(["preloaded_here", "no_such_module_here"])
+                with ctx.Pool(2) as pool:
+                    print(pool.map(preloaded_elsewhere, range(4)))
+                p = ctx.Process(target=process_body)
+                p.start()
+                p.join()
+                print(p.exitcode)
+                print("preloaded_here" in sys.modules)
+            """, modules={"preloaded_here": "import os\nPID = os.getpid()\n"})
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(proc.stdout.splitlines(), ["True"])
+        self.assertEqual(proc.stdout.splitlines(), ["[True, True, True, True]", "0", "False"])
 
 
 class PicklingTest(unittest.TestCase):

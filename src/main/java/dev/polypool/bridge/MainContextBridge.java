@@ -28,7 +28,10 @@ public final class MainContextBridge {
     private final List<String> argv;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
+    private final int warmContexts;
     private final WarmContexts warm;
+    private String templateKey; // guarded by this, as is templates
+    private WarmContexts templates;
     private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
     private final List<ChildProcess> children = new CopyOnWriteArrayList<>();
     private final Sentinel sentinel = new Sentinel();
@@ -43,19 +46,52 @@ public final class MainContextBridge {
         this.argv = List.copyOf(argv);
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
+        this.warmContexts = warmContexts;
         this.warm = new WarmContexts(runtime, argv, stdout, stderr, warmContexts, this);
+    }
+
+    /**
+     * Where a worker or process takes its context from: the plain warm contexts, or for a
+     * template (the forkserver start method with modules to preload) a supply of contexts
+     * prepared with it. One template supply is kept, as CPython keeps one fork server; a
+     * new template replaces it.
+     */
+    private synchronized WarmContexts supplyFor(String template) {
+        if (template == null) {
+            return warm;
+        }
+        if (!template.equals(templateKey)) {
+            if (templates != null) {
+                templates.close();
+            }
+            templateKey = template;
+            templates = new WarmContexts(runtime, argv, stdout, stderr, warmContexts, this, template);
+        }
+        return templates;
+    }
+
+    /**
+     * Starts preparing worker contexts with {@code template} in the background, so that the
+     * workers that ask for it later (see {@link #startPool}) find them ready; returns at once.
+     */
+    @HostAccess.Export
+    public void prepareTemplate(String template) {
+        supplyFor(Objects.requireNonNull(template));
     }
 
     /**
      * Starts a pool of {@code processes} workers; returns at once, while the workers start
      * in the background.
      *
-     * @param setup encoded parent state for the workers ({@code polypool.worker.start})
+     * @param setup    encoded parent state for the workers ({@code polypool.worker.start})
+     * @param template what to prepare the workers' contexts with before they start
+     *                 ({@code polypool.worker.preload}); null for none
      */
     @HostAccess.Export
-    public WorkerPool startPool(int processes, int maxTasksPerWorker, String namePrefix, String setup) {
+    public WorkerPool startPool(int processes, int maxTasksPerWorker, String namePrefix, String setup,
+                                String template) {
         WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(
-                processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr, warm));
+                processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr, supplyFor(template)));
         pools.add(pool);
         return pool;
     }
@@ -66,11 +102,13 @@ public final class MainContextBridge {
      * @param setup   the parent's state, encoded as for a pool's workers
      * @param process the pickled {@code Process} object
      * @param inherited the pipe handles the process inherits (a transit table), closed when it ends
+     * @param template  as for {@link #startPool}
      */
     @HostAccess.Export
-    public ChildProcess startProcess(String name, String setup, String process, HandleTable inherited) {
+    public ChildProcess startProcess(String name, String setup, String process, HandleTable inherited,
+                                     String template) {
         children.removeIf(c -> c.exitCode() != null);
-        ChildProcess child = new ChildProcess(warm, name, setup, process, inherited);
+        ChildProcess child = new ChildProcess(supplyFor(template), name, setup, process, inherited);
         children.add(child);
         return child;
     }
@@ -105,5 +143,10 @@ public final class MainContextBridge {
         }
         children.clear();
         warm.close();
+        synchronized (this) {
+            if (templates != null) {
+                templates.close();
+            }
+        }
     }
 }

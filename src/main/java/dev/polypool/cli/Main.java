@@ -117,6 +117,19 @@ public final class Main {
         return Runtime.getRuntime().availableProcessors();
     }
 
+    private static final List<String> START_METHODS = List.of("fork", "spawn", "forkserver");
+
+    /**
+     * What is wrong with a {@code POLYPOOL_START_METHOD} value, or null if it names a start
+     * method or is unset (null or blank: the default, fork).
+     */
+    static String startMethodProblem(String value) {
+        if (value == null || value.isBlank() || START_METHODS.contains(value.strip())) {
+            return null;
+        }
+        return "POLYPOOL_START_METHOD=" + value + ": expected one of " + String.join(", ", START_METHODS);
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -134,6 +147,11 @@ public final class Main {
         if (inv.mode().equals("help")) {
             System.out.println(USAGE);
             return 0;
+        }
+        String problem = startMethodProblem(System.getenv("POLYPOOL_START_METHOD"));
+        if (problem != null) {
+            System.err.println("polypool: " + problem);
+            return 2;
         }
         PolyglotRuntime runtime;
         Trace.log("main started");

@@ -19,7 +19,11 @@ import dev.polypool.io.ConsoleSink;
  *
  * <p>A warm context has run GraalPy's initialisation and imported polypool's worker module,
  * but has no identity yet: {@code polypool.worker.start} or {@code run_process}, called
- * through {@link Prepared#worker()}, gives it one. The supply keeps up to
+ * through {@link Prepared#worker()}, gives it one. A supply made with a <em>template</em>
+ * also runs {@code polypool.worker.preload(template)} in each context: that is how the
+ * forkserver start method's workers come with the modules of {@code set_forkserver_preload()}
+ * already imported, as CPython's forkserver forks them from a server that imported them once.
+ * The supply keeps up to
  * {@code target} contexts ready or in the making, creating them on daemon threads, and makes
  * a new one whenever one is taken.
  *
@@ -66,6 +70,7 @@ public final class WarmContexts {
     private final ConsoleSink stderr;
     private final int target;
     private final Object bridge;
+    private final String template;
     private final Deque<Prepared> ready = new ArrayDeque<>();
     private int inFlight;
     private boolean closed;
@@ -78,6 +83,18 @@ public final class WarmContexts {
      */
     public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target,
                         Object bridge) {
+        this(runtime, argv, stdout, stderr, target, bridge, null);
+    }
+
+    /**
+     * Starts creating {@code target} contexts in the background, each prepared with
+     * {@code template}; returns at once.
+     *
+     * @param template what {@code polypool.worker.preload} makes of each context before it is
+     *                 handed out; null for none
+     */
+    public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target,
+                        Object bridge, String template) {
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
         this.stdout = Objects.requireNonNull(stdout);
@@ -87,6 +104,7 @@ public final class WarmContexts {
         }
         this.target = target;
         this.bridge = bridge;
+        this.template = template;
         synchronized (this) {
             refill();
         }
@@ -99,11 +117,20 @@ public final class WarmContexts {
      */
     public static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr,
                                    Object bridge) {
+        return prepare(runtime, argv, stdout, stderr, bridge, null);
+    }
+
+    private static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout,
+                                    ConsoleSink stderr, Object bridge, String template) {
         OutputStream out = stdout.newLineStream();
         OutputStream err = stderr.newLineStream();
         Context context = runtime.newContext(argv, java.io.InputStream.nullInputStream(), out, err, bridge);
         try {
-            return new Prepared(context, out, err, context.eval(WORKER_MODULE));
+            Value worker = context.eval(WORKER_MODULE);
+            if (template != null) {
+                worker.invokeMember("preload", template);
+            }
+            return new Prepared(context, out, err, worker);
         } catch (RuntimeException e) {
             context.close(true);
             throw e;
@@ -115,6 +142,8 @@ public final class WarmContexts {
      * until it is), else one made in the calling thread. Then starts making a replacement.
      *
      * @throws InterruptedException if interrupted while waiting for a context in the making
+     * @throws org.graalvm.polyglot.PolyglotException if the context must be made here and
+     *         GraalPy fails to initialise it, or the template fails to load
      */
     public Prepared take() throws InterruptedException {
         synchronized (this) {
@@ -127,7 +156,7 @@ public final class WarmContexts {
                 return p;
             }
         }
-        return prepare(runtime, argv, stdout, stderr, bridge);
+        return prepare(runtime, argv, stdout, stderr, bridge, template);
     }
 
     /** Stops making contexts and closes the ready ones. */
@@ -156,7 +185,7 @@ public final class WarmContexts {
         Prepared p = null;
         try {
             Trace.log("warming a context");
-            p = prepare(runtime, argv, stdout, stderr, bridge);
+            p = prepare(runtime, argv, stdout, stderr, bridge, template);
             Trace.log("warm context ready");
         } catch (RuntimeException e) {
             Trace.log("warming failed: " + e);

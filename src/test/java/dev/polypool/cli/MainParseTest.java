@@ -1,6 +1,7 @@
 package dev.polypool.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
@@ -42,5 +43,14 @@ class MainParseTest {
                 assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"-c"})).getMessage());
         assertEquals("Unknown option: -z",
                 assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"-z", "x.py"})).getMessage());
+    }
+
+    @Test
+    void startMethodFromTheEnvironmentIsChecked() {
+        for (String ok : new String[] {null, "", " ", "fork", "spawn", " forkserver "}) {
+            assertNull(Main.startMethodProblem(ok), String.valueOf(ok));
+        }
+        assertEquals("POLYPOOL_START_METHOD=threads: expected one of fork, spawn, forkserver",
+                Main.startMethodProblem("threads"));
     }
 }

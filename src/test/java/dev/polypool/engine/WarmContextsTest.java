@@ -38,4 +38,23 @@ class WarmContextsTest {
             warm.close();
         }
     }
+
+    @Test
+    void templateIsLoadedIntoEveryContextBeforeItIsTaken() throws Exception {
+        ConsoleSink sink = new ConsoleSink(new ByteArrayOutputStream());
+        String template = "{\"modules\": [\"colorsys\", \"no_such_module_here\"]}";
+        WarmContexts warm = new WarmContexts(PolyglotRuntime.get(), List.of("prog.py"), sink, sink, 1, null, template);
+        try {
+            for (int i = 0; i < 2; i++) { // the ready one, then one made by the taker
+                WarmContexts.Prepared p = warm.take();
+                try {
+                    assertTrue(p.context().eval("python", "import sys; 'colorsys' in sys.modules").asBoolean());
+                } finally {
+                    p.close();
+                }
+            }
+        } finally {
+            warm.close();
+        }
+    }
 }

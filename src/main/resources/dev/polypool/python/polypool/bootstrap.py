@@ -71,6 +71,13 @@ def set_forkserver_preload(self, module_names):
     if not all(type(m) is str for m in module_names):
         raise TypeError("module_names must be a list of strings")
     forkserver_preload[:] = module_names
+    # CPython's server imports them when it starts, at the first forkserver process; the
+    # engine can start preparing workers with them now, while the program goes on
+    from polypool import tasks
+    from polypool._host import host
+    template = tasks.template("forkserver")
+    if host is not None and template is not None:
+        host.prepareTemplate(template)
 
 
 def _default_start_method():

@@ -38,7 +38,8 @@ class Popen:
                 text = codec.dumps_inherited(process_obj)
             else:
                 text = codec.dumps_spawn(process_obj, inherit=True)
-            self._child = host.startProcess(process_obj.name, setup, text, inherited)
+            self._child = host.startProcess(process_obj.name, setup, text, inherited,
+                                            tasks.template(self.method))
         self.pid = self._child.pid()
         self.sentinel = self._child.sentinel()
 

@@ -99,13 +99,27 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
     return codec.dumps(setup)
 
 
+def template(start_method):
+    """What the engine prepares a new worker's context with before the worker starts: under
+    forkserver, the modules of ``set_forkserver_preload()`` to import (see
+    ``polypool.worker.preload``); None for nothing."""
+    if start_method != "forkserver":
+        return None
+    # '__main__' is re-imported by every forkserver worker anyway (polypool.worker)
+    modules = [m for m in bootstrap.forkserver_preload if m != "__main__"]
+    if not modules:
+        return None
+    import json
+    return json.dumps({"sys_path": list(sys.path), "modules": modules})
+
+
 def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
     """Start a Java WorkerPool whose workers inherit this context's state."""
     from polypool import connection
     check_may_have_children()
     with connection.inheriting(start_method, shared=True) as inherited:
         setup = child_setup(start_method, initializer, initargs, errors)
-        engine = host.startPool(processes, max_tasks or 0, name_prefix, setup)
+        engine = host.startPool(processes, max_tasks or 0, name_prefix, setup, template(start_method))
     engine.closeWhenEnded(inherited)
     return engine
 

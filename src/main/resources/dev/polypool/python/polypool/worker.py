@@ -89,6 +89,25 @@ def _encode_exception(exc):
         return codec.dumps(Wrapper(MaybeEncodingError(e, exc), None))
 
 
+def preload(template):
+    """Import the modules a forkserver worker starts with, in a context that has no identity
+    yet, as CPython's fork server imports them once before it forks workers
+    (``polypool.tasks.template``). A module that fails to import is skipped, as there."""
+    import json
+    template = json.loads(template)
+    if "sys_path" in template:  # the parent's, where its own modules are found
+        sys.path[:] = template["sys_path"]
+    _import_preloaded(template["modules"])
+
+
+def _import_preloaded(modules):
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
 def _become_child(name, identity, pid, ppid, setup, daemon):
     # identity: the N of a pool worker's name; None for a Process, which brings its own
     """Give this fresh context its identity and what its start method carries over of the
@@ -110,11 +129,9 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
         sys.modules["__main__"] = sys.modules["__mp_main__"] = main
         codec.load_main(setup["main_text"], main)
     else:
-        for module in setup.get("preload", ()):
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                pass  # as CPython's forkserver: a preload that fails is skipped
+        # already imported when the context was prepared with the template; this covers a
+        # context made before the preload list changed
+        _import_preloaded(setup.get("preload", ()))
         _import_main(setup["main_origin"])
     return setup["init"]
 
