@@ -292,6 +292,27 @@ class PicklingTest(unittest.TestCase):
                 self.assertEqual(bounded(pool.apply, square, (6,)), 36)
 
 
+class MainScriptModulesTest(unittest.TestCase):
+    def test_submodules_the_main_script_imported_are_there_in_workers(self):
+        # `import xml.sax.saxutils` binds only `xml` in __main__; the worker needs the
+        # submodules too, whether they came with a fork or with importing the script again
+        proc = run_script("""\
+            import multiprocessing as mp
+            import xml.sax.saxutils
+
+            def escaped(text):
+                return xml.sax.saxutils.escape(text)
+
+            if __name__ == "__main__":
+                for method in ("fork", "spawn", "forkserver"):
+                    with mp.get_context(method).Pool(1) as pool:
+                        print(method, pool.apply(escaped, ("<&>",)))
+            """)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.splitlines(),
+                         ["fork &lt;&amp;&gt;", "spawn &lt;&amp;&gt;", "forkserver &lt;&amp;&gt;"])
+
+
 class SpawnMainTest(unittest.TestCase):
     def test_spawned_children_import_the_main_script_again(self):
         proc = run_script("""\

@@ -226,10 +226,24 @@ class _MainPickler(ForkingPickler):
         if isinstance(obj, types.ModuleType):
             name = obj.__name__
             if sys.modules.get(name) is obj and name not in ("__main__", "__mp_main__"):
-                return importlib.import_module, (name,)
+                # with the submodules loaded here: `import email.message` makes
+                # `email.message` an attribute of email, which the receiver uses
+                prefix = name + "."
+                loaded = sorted(m for m in list(sys.modules) if m.startswith(prefix))
+                return (_import_package, (name, loaded)) if loaded else (importlib.import_module, (name,))
         if isinstance(obj, (types.FunctionType, type)) and not _findable(obj):
             return _by_value(obj) or NotImplemented
         return NotImplemented
+
+
+def _import_package(name, submodules):
+    package = importlib.import_module(name)
+    for submodule in submodules:
+        try:
+            importlib.import_module(submodule)
+        except ImportError:
+            pass  # where it is used, its absence is an AttributeError naming it
+    return package
 
 
 def _findable(obj):

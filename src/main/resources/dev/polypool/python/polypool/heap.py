@@ -13,6 +13,8 @@ import sys
 
 import polyglot
 
+from polypool.sync import lookup_shared
+
 _services = polyglot.import_value("polypool.sync")
 
 
@@ -51,9 +53,7 @@ class BufferWrapper:
 
 
 def _rebuild(handle, size):
-    block = _services.lookupBuffer(handle)
-    if block is None:
-        raise FileNotFoundError(f"the shared memory block with handle {handle} no longer exists")
+    block = lookup_shared(_services.lookupBuffer, handle, "shared memory block")
     wrapper = BufferWrapper.__new__(BufferWrapper)
     wrapper._init(block, size)
     return wrapper

@@ -14,7 +14,7 @@ import polyglot
 from multiprocessing import context
 
 from polypool import codec
-from polypool.sync import wait_in_slices
+from polypool.sync import lookup_shared, wait_in_slices
 
 _services = polyglot.import_value("polypool.sync")
 _EMPTY = "\x00polypool-empty"  # SharedQueue.EMPTY: no pickle starts with NUL
@@ -97,9 +97,7 @@ class JoinableQueue(Queue):
 
 
 def _rebuild(cls, handle, maxsize):
-    shared = _services.lookupQueue(handle)
-    if shared is None:
-        raise FileNotFoundError(f"the queue with handle {handle} no longer exists")
+    shared = lookup_shared(_services.lookupQueue, handle, "queue")
     obj = cls.__new__(cls)
     obj._init(shared, maxsize)
     return obj

@@ -31,6 +31,16 @@ def wait_in_slices(operation, block, timeout, succeeded):
             return result
 
 
+def lookup_shared(lookup, handle, what):
+    """The engine's object for ``handle``, found by ``lookup`` as a pickled reference to it
+    is rebuilt; FileNotFoundError once the object is gone, as CPython raises when a named
+    semaphore or a memory block is opened after it was unlinked."""
+    shared = lookup(handle)
+    if shared is None:
+        raise FileNotFoundError(f"the {what} with handle {handle} no longer exists")
+    return shared
+
+
 class SemLock:
     """The interface of CPython's ``_multiprocessing.SemLock``."""
 
@@ -53,9 +63,7 @@ class SemLock:
 
     @classmethod
     def _rebuild(cls, handle, kind, maxvalue, name):
-        shared = _services.lookup(handle)
-        if shared is None:
-            raise FileNotFoundError(f"the lock with handle {handle} no longer exists")
+        shared = lookup_shared(_services.lookup, handle, "lock")
         self = cls.__new__(cls)
         self._init(shared, kind, maxvalue)
         return self
