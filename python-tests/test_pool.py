@@ -424,6 +424,38 @@ class PicklingTest(SharedPoolTestCase):
         # The pool is still usable afterwards.
         self.assertEqual(self.pool.apply_async(add, (40, 2)).get(timeout=TIMEOUT), 42)
 
+    def test_map_with_an_unpicklable_item_raises_typeerror(self):
+        # many tasks, so that they go to the workers in several batches
+        items = list(range(300)) + [threading.Lock()] + list(range(300))
+        for chunksize in (1, 7):
+            with self.subTest(chunksize=chunksize), self.assertRaises(TypeError):
+                bounded(self.pool.map, identity, items, chunksize)
+        self.assertEqual(bounded(self.pool.map, square, range(200), 3), [x * x for x in range(200)])
+
+    def test_imap_fails_only_at_the_unpicklable_item(self):
+        items = list(range(150)) + [threading.Lock()] + list(range(150, 300))
+
+        def consume():
+            it = self.pool.imap(identity, items)
+            got, errors = [], []
+            for _ in range(301):
+                try:
+                    got.append(it.next(TIMEOUT))
+                except TypeError as e:
+                    errors.append(e)
+            return got, errors
+
+        got, errors = bounded(consume)
+        self.assertEqual(got, list(range(300)))
+        self.assertEqual(len(errors), 1)
+        it = self.pool.imap(identity, items, 10)
+        self.assertEqual(bounded(lambda: [next(it) for _ in range(150)]), list(range(150)))
+        with self.assertRaises(TypeError):
+            bounded(next, it)
+        # the generator CPython returns ends with its first failed chunk
+        with self.assertRaises(StopIteration):
+            bounded(next, it)
+
     def test_unpicklable_result_raises_maybeencodingerror(self):
         r = self.pool.apply_async(return_lock)
         with self.assertRaises(MaybeEncodingError) as cm:

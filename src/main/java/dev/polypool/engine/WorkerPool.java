@@ -179,6 +179,48 @@ public final class WorkerPool {
     }
 
     /**
+     * Queues tasks {@code firstIndex}, {@code firstIndex + 1}, ... of job {@code jobId}, all of
+     * one kind and function, with encoded (not plain) payloads; never blocks. One call queues
+     * many tasks because each call from Python releases and re-acquires the calling context's
+     * GIL, which costs far more than queueing when other threads of that context wait for it.
+     *
+     * @param payloads the payloads end to end
+     * @param ends     where each payload ends in {@code payloads}, comma-separated
+     * @throws IllegalStateException    if the pool was closed or terminated
+     * @throws IllegalArgumentException if {@code ends} does not describe {@code payloads}
+     */
+    @HostAccess.Export
+    public void submitBatch(long jobId, int firstIndex, int kind, String function, String payloads, String ends) {
+        String[] marks = ends.isEmpty() ? new String[0] : ends.split(",");
+        List<Task> batch = new ArrayList<>(marks.length);
+        int start = 0;
+        for (String mark : marks) {
+            int end = Integer.parseInt(mark);
+            if (end < start || end > payloads.length()) {
+                throw new IllegalArgumentException("payload end " + end + " outside " + start + ".." + payloads.length());
+            }
+            batch.add(new Task(jobId, firstIndex + batch.size(), kind, function, false, payloads.substring(start, end)));
+            start = end;
+        }
+        if (start != payloads.length()) {
+            throw new IllegalArgumentException("payloads go on past the last end, " + start);
+        }
+        synchronized (lock) {
+            if (state != State.RUNNING) {
+                throw new IllegalStateException("Pool not running");
+            }
+            if (brokenReason != null) {
+                for (Task t : batch) {
+                    deliver(new Outcome(jobId, t.index(), LOST, lostPayload(brokenReason)));
+                }
+                return;
+            }
+            queuedTasks.addAndGet(batch.size());
+            tasks.addAll(batch);
+        }
+    }
+
+    /**
      * Removes the queued tasks of job {@code jobId} before any worker takes them; never blocks.
      *
      * @return whether any task was removed (false if all were taken or the job is unknown)

@@ -112,6 +112,37 @@ class WorkerPoolTest {
     }
 
     @Test
+    void aBatchQueuesOneTaskPerPayloadWithConsecutiveIndices() throws Exception {
+        WorkerPool pool = newPool(2, 0);
+        try {
+            List<String> payloads = new java.util.ArrayList<>();
+            StringBuilder ends = new StringBuilder();
+            int end = 0;
+            for (int i = 0; i < 5; i++) {
+                payloads.add(enc("[" + (i * i) + ".0]"));
+                end += payloads.get(i).length();
+                ends.append(i == 0 ? "" : ",").append(end);
+            }
+            pool.submitBatch(5, 10, MAP, "math:sqrt", String.join("", payloads), ends.toString());
+            Map<Integer, Object[]> out = collect(pool, 5);
+            for (int i = 0; i < 5; i++) {
+                assertEquals(WorkerPool.OK, out.get(10 + i)[0]);
+                assertEquals(i, dec(out.get(10 + i)[1]).getArrayElement(0).asDouble());
+            }
+            // ends that do not describe the payloads queue nothing
+            String one = payloads.get(0);
+            assertThrows(IllegalArgumentException.class, () -> pool.submitBatch(6, 0, MAP, "math:sqrt", one, "1"));
+            assertThrows(IllegalArgumentException.class,
+                    () -> pool.submitBatch(6, 0, MAP, "math:sqrt", one, String.valueOf(one.length() + 1)));
+            pool.submitBatch(6, 0, MAP, "math:sqrt", "", "");
+            pool.submit(6, 0, MAP, "math:sqrt", false, one);
+            assertEquals(0.0, dec(collect(pool, 1).get(0)[1]).getArrayElement(0).asDouble());
+        } finally {
+            pool.terminate();
+        }
+    }
+
+    @Test
     void plainValuesCrossWithoutPickling() throws Exception {
         WorkerPool pool = newPool(1, 0);
         try {

@@ -10,6 +10,7 @@ Where CPython would hang (a worker dies mid-task, the pool is terminated under a
 ``get()``), the result fails with ``WorkerLostError`` instead.
 """
 
+import itertools
 import os
 import queue
 import sys
@@ -25,6 +26,14 @@ from polypool import tasks
 from polypool.tasks import APPLY, CALL, MAP, STARCALL, STARMAP
 
 INIT, RUN, CLOSE, TERMINATE = "INIT", "RUN", "CLOSE", "TERMINATE"
+
+
+# iterables that imap may consume in batches (see Pool._feed_in_batches)
+_IN_MEMORY = (list, tuple, range)
+
+
+def _chunks(result):
+    yield from result
 
 
 class WorkerLostError(RuntimeError):
@@ -123,21 +132,19 @@ class Pool(mp_pool.Pool):
             return result
         if chunksize == 1:
             # one item per task, sent without a list around it (the result handler adds it back)
-            single = CALL if kind == MAP else STARCALL
-            tasks = ((single, item) for item in iterable)
+            task_kind = CALL if kind == MAP else STARCALL
+            payloads = iterable
         else:
+            task_kind = kind
             items = list(iterable)
-            tasks = ((kind, items[i:i + chunksize]) for i in range(0, len(items), chunksize))
+            payloads = (items[i:i + chunksize] for i in range(0, len(items), chunksize))
         chunks = len(iterable) // chunksize + bool(len(iterable) % chunksize)
-        for index, (task_kind, payload) in enumerate(tasks):
-            try:
-                self._submit(result._job, index, task_kind, func, payload)
-            except Exception as e:
-                # CPython fails every chunk that cannot be sent, and the result completes
-                # once every chunk is accounted for: fail the rest without sending them
-                for rest in range(index, chunks):
-                    result._set(rest, (False, e))
-                break
+        queued, error = self._sender.submit_all(result._job, task_kind, func, payloads)
+        if error is not None:
+            # CPython fails every chunk that cannot be sent, and the result completes once
+            # every chunk is accounted for: fail the rest without sending them
+            for rest in range(queued, chunks):
+                result._set(rest, (False, error))
         return result
 
     def imap(self, func, iterable, chunksize=1):
@@ -154,7 +161,9 @@ class Pool(mp_pool.Pool):
         self._feed((result, func, iterable, chunksize))
         if chunksize == 1:
             return result
-        return (item for chunk in result for item in chunk)
+        # a generator over the items in CPython; chain runs in Java on GraalPy, several times
+        # faster, and _chunks ends it at the first failed chunk as that generator ends
+        return itertools.chain.from_iterable(_chunks(result))
 
     def _feed(self, work):
         if self._feeder is None:
@@ -170,6 +179,9 @@ class Pool(mp_pool.Pool):
             if work is None:
                 return
             result, func, iterable, chunksize = work
+            if type(iterable) in _IN_MEMORY:
+                self._feed_in_batches(result, func, iterable, chunksize)
+                continue
             index = -1
             try:
                 it = iter(iterable)
@@ -195,6 +207,22 @@ class Pool(mp_pool.Pool):
                 index += 1
                 result._set(index, (False, e))
             result._set_length(index + 1)
+
+    def _feed_in_batches(self, result, func, items, chunksize):
+        # Items already in memory cannot block the way a generator may (one waiting for
+        # earlier results, say), so they can go to the engine many tasks per call.
+        if chunksize == 1:
+            kind, payloads = CALL, items
+        else:
+            kind, payloads = MAP, [items[i:i + chunksize] for i in range(0, len(items), chunksize)]
+        first = 0
+        while first < len(payloads) and self._state != TERMINATE:
+            queued, error = self._sender.submit_all(result._job, kind, func, payloads[first:], first)
+            first += queued
+            if error is not None:
+                result._set(first, (False, error))  # as CPython: that task fails, the rest go on
+                first += 1
+        result._set_length(len(payloads))
 
     # -- results -------------------------------------------------------------
 

@@ -124,6 +124,9 @@ def start_engine(processes, max_tasks, name_prefix, start_method, initializer, i
     return engine
 
 
+_BATCH = 64  # tasks per call to the engine in Sender.submit_all
+
+
 class Sender:
     """Encodes tasks for one engine: plain values as they are, anything else pickled.
 
@@ -159,8 +162,44 @@ class Sender:
         if ref is not None and kind == CALL and codec.is_plain(payload):
             self._engine.submit(job, index, kind, ref, True, payload)
         else:
-            text = codec.dumps(payload if ref is not None else (func, payload), read_once=True)
-            self._engine.submit(job, index, kind, ref, False, text)
+            self._engine.submit(job, index, kind, ref, False, self._encode(ref, func, payload))
+
+    def _encode(self, ref, func, payload):
+        return codec.dumps(payload if ref is not None else (func, payload), read_once=True)
+
+    def submit_all(self, job, kind, func, payloads, first=0):
+        """Queue tasks ``first``, ``first + 1``, ... of ``job``, one per payload, in batches: each call to the
+        engine releases and re-acquires this context's GIL, a hand-off to the result thread
+        that costs more than a task. Returns ``(queued, error)``: how many tasks were
+        queued, and None or what stopped the rest (a payload that cannot be pickled, a
+        pool that was closed meanwhile)."""
+        texts, queued = [], 0
+        try:
+            ref = self._ref(func)
+            for payload in payloads:
+                texts.append(self._encode(ref, func, payload))
+                if len(texts) == _BATCH:
+                    queued += self._submit_batch(job, first + queued, kind, ref, texts)
+            if texts:
+                queued += self._submit_batch(job, first + queued, kind, ref, texts)
+        except Exception as e:
+            if texts:
+                try:  # the tasks before the one that failed still run, as in CPython
+                    queued += self._submit_batch(job, first + queued, kind, ref, texts)
+                except Exception:
+                    pass
+            return queued, e
+        return queued, None
+
+    def _submit_batch(self, job, first, kind, ref, texts):
+        ends, end = [], 0
+        for text in texts:
+            end += len(text)
+            ends.append(str(end))
+        self._engine.submitBatch(job, first, kind, ref, "".join(texts), ",".join(ends))
+        n = len(texts)
+        texts.clear()
+        return n
 
 
 def outcomes(engine):
