@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import socket
+import threading
 import unittest
 from multiprocessing import Pipe, Pool, Process, Queue, SimpleQueue, parent_process
 from multiprocessing.connection import wait
@@ -29,6 +30,15 @@ def received(conn, timeout=TIMEOUT):
 
 
 # ---- process targets
+
+def echo_large(conn):
+    # a large message both ways: bytes back reversed, an object back with a mark
+    data = conn.recv_bytes()
+    conn.send_bytes(data[::-1])
+    obj = conn.recv()
+    conn.send((obj, "echoed"))
+    conn.close()
+
 
 def echo_twice(conn):
     parent = parent_process()
@@ -304,6 +314,56 @@ class ProcessPipeTest(unittest.TestCase):
         p.join(TIMEOUT)
         self.assertEqual(p.exitcode, 0)
         self.assertIsNone(parent_process())
+
+    def test_large_messages_with_a_child(self):
+        # larger than what polypool sends as text (1 MiB): it goes through a file
+        data = bytes(range(256)) * (12 * 1024)  # 3 MiB
+        a, b = Pipe()
+        p = Process(target=echo_large, args=(b,))
+        p.start()
+        b.close()
+        a.send_bytes(b"xx" + data + b"yy", 2, len(data))
+        self.assertTrue(a.poll(TIMEOUT))
+        self.assertEqual(a.recv_bytes(), data[::-1])
+        obj = {"blob": bytearray(data), "n": 7}
+        a.send(obj)
+        self.assertEqual(received(a), (obj, "echoed"))
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, 0)
+        with self.assertRaises(EOFError):
+            bounded(a.recv)
+
+    def test_large_message_limits(self):
+        data = b"z" * (3 << 20)
+        a, b = Pipe()
+
+        def send_meanwhile():
+            # CPython's send blocks until the reader has taken what the OS buffer cannot hold
+            def send():
+                try:
+                    a.send_bytes(data)
+                except OSError:
+                    pass  # the reader gave up on it
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+            return sender
+
+        sender = send_meanwhile()
+        buf = bytearray(len(data) + 10)
+        self.assertEqual(bounded(b.recv_bytes_into, buf, 10), len(data))
+        self.assertEqual(buf[10:], data)
+        sender.join(TIMEOUT)
+        sender = send_meanwhile()
+        with self.assertRaises(multiprocessing.BufferTooShort) as cm:
+            bounded(b.recv_bytes_into, bytearray(100))
+        self.assertEqual(cm.exception.args[0], data)
+        sender.join(TIMEOUT)
+        sender = send_meanwhile()
+        with self.assertRaisesRegex(OSError, "bad message length"):
+            bounded(b.recv_bytes, len(data) - 1)
+        b.close()
+        sender.join(TIMEOUT)
+        a.close()
 
     def test_eof_once_the_child_holding_the_writer_exits(self):
         r, w = Pipe(duplex=False)

@@ -65,10 +65,28 @@ public final class PipeHandle implements Waitable {
     }
 
     /**
+     * Sends the {@code length} bytes in the file at {@code path} as one message; never blocks.
+     * The receiver gets a {@link SpilledMessage} naming the file and deletes the file once read;
+     * a message that is not sent, or that is dropped unread, deletes it here.
+     *
+     * @return as {@link #send(String)}
+     */
+    @HostAccess.Export
+    public int sendFile(String path, long length) {
+        SpilledMessage message = new SpilledMessage(path, length);
+        int status = pipe.send(this, message);
+        if (status != SharedPipe.SENT) {
+            message.delete();
+        }
+        return status;
+    }
+
+    /**
      * Takes the next message, waiting at most {@code timeoutSeconds}.
      *
      * @param maxLength the longest message to take, negative for any: a longer one stays queued
-     * @return the message (a {@code String}), or the {@code Integer} {@link SharedPipe#EMPTY},
+     * @return the message (a {@code String} or a {@link SpilledMessage}), or the
+     *         {@code Integer} {@link SharedPipe#EMPTY},
      *         {@link SharedPipe#EOF}, {@link SharedPipe#TOO_LONG} or {@link SharedPipe#CLOSED}
      */
     @HostAccess.Export

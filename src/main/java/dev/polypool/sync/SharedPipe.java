@@ -15,7 +15,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * and an end is closed once every handle of it is. A read at an end whose peer has no
  * open handle left, and whose queue is drained, reports end of file; a write to an end
  * with no open handle fails as a broken pipe. Messages are opaque strings (Latin-1 text of
- * the bytes sent). A pipe made with {@code duplex = false} is read at end 0 and written at
+ * the bytes sent), or for large ones a {@link SpilledMessage}: a file holding the bytes,
+ * which the receiver reads and deletes, and which is deleted if the message is dropped. A pipe made with {@code duplex = false} is read at end 0 and written at
  * end 1, as CPython's {@code Pipe(duplex=False)} returns {@code (reader, writer)}.
  *
  * <p>Queues are unbounded, so a send never blocks (CPython's blocks when the OS buffer is
@@ -43,7 +44,7 @@ public final class SharedPipe {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition[] arrived = {lock.newCondition(), lock.newCondition()};
     @SuppressWarnings("unchecked")
-    private final ArrayDeque<String>[] inbox = new ArrayDeque[] {new ArrayDeque<String>(), new ArrayDeque<String>()};
+    private final ArrayDeque<Object>[] inbox = new ArrayDeque[] {new ArrayDeque<Object>(), new ArrayDeque<Object>()};
     private final int[] open = new int[2];
     @SuppressWarnings("unchecked")
     private final List<Waiter>[] waiters = new List[] {new CopyOnWriteArrayList<Waiter>(), new CopyOnWriteArrayList<Waiter>()};
@@ -100,6 +101,11 @@ public final class SharedPipe {
                 return true;
             }
             // nobody can read these any more; the peer now reads EOF or writes into a broken pipe
+            for (Object message : inbox[handle.end()]) {
+                if (message instanceof SpilledMessage spilled) {
+                    spilled.delete();
+                }
+            }
             inbox[handle.end()].clear();
             arrived[peer].signalAll();
         } finally {
@@ -112,9 +118,10 @@ public final class SharedPipe {
     /**
      * Queues {@code message} for the peer of {@code handle}'s end; never blocks.
      *
+     * @param message a {@code String} or a {@link SpilledMessage}
      * @return {@link #SENT}, {@link #BROKEN} or {@link #CLOSED}
      */
-    int send(PipeHandle handle, String message) {
+    int send(PipeHandle handle, Object message) {
         int peer = 1 - handle.end();
         lock.lock();
         try {
@@ -148,11 +155,12 @@ public final class SharedPipe {
             if (state != READY) {
                 return state;
             }
-            String next = inbox[end].peekFirst();
+            Object next = inbox[end].peekFirst();
             if (next == null) {
                 return EOF;
             }
-            if (maxLength >= 0 && next.length() > maxLength) {
+            long length = next instanceof SpilledMessage spilled ? spilled.length() : ((String) next).length();
+            if (maxLength >= 0 && length > maxLength) {
                 return TOO_LONG;
             }
             return inbox[end].pollFirst();

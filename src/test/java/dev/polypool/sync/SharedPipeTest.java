@@ -41,6 +41,28 @@ class SharedPipeTest {
     }
 
     @Test
+    void spilledMessagesAreMeasuredByTheirBytesAndTheirFilesDeletedWhenDropped() throws Exception {
+        PipeHandle[] ends = contextTable().newPipe(true);
+        java.nio.file.Path dir = java.nio.file.Path.of(services.transferDirectory());
+        java.nio.file.Path read = java.nio.file.Files.createTempFile(dir, "test", null);
+        assertEquals(SharedPipe.SENT, ends[0].sendFile(read.toString(), 5_000_000));
+        assertEquals(SharedPipe.TOO_LONG, ends[1].recv(0, 4_999_999));
+        SpilledMessage m = (SpilledMessage) ends[1].recv(0, 5_000_000);
+        assertEquals(read.toString(), m.file());
+        assertTrue(java.nio.file.Files.exists(read), "the receiver deletes the file it reads");
+        java.nio.file.Files.delete(read);
+
+        java.nio.file.Path dropped = java.nio.file.Files.createTempFile(dir, "test", null);
+        ends[0].sendFile(dropped.toString(), 10);
+        ends[1].close();
+        assertFalse(java.nio.file.Files.exists(dropped), "a message nobody can read loses its file");
+        java.nio.file.Path broken = java.nio.file.Files.createTempFile(dir, "test", null);
+        assertEquals(SharedPipe.BROKEN, ends[0].sendFile(broken.toString(), 10));
+        assertFalse(java.nio.file.Files.exists(broken), "a message not sent loses its file");
+        ends[0].close();
+    }
+
+    @Test
     void oneWayPipeReadsAtEndZeroAndWritesAtEndOne() {
         PipeHandle[] ends = contextTable().newPipe(false);
         assertTrue(ends[0].readable());

@@ -27,6 +27,7 @@ import polyglot
 from multiprocessing.context import BufferTooShort
 from multiprocessing.reduction import ForkingPickler
 
+from polypool import codec
 from polypool.sync import wait_in_slices
 
 _services = polyglot.import_value("polypool.sync")
@@ -41,7 +42,7 @@ _MIXED_SLICE = 0.01
 
 
 def _arrived(result):
-    return result != _EMPTY or type(result) is str
+    return type(result) is not int or result != _EMPTY
 
 
 class Connection:
@@ -126,14 +127,14 @@ class Connection:
             raise ValueError("size is negative")
         elif offset + size > n:
             raise ValueError("buffer length < offset + size")
-        self._send(str(view[offset:offset + size], "latin-1"))
+        self._send(view[offset:offset + size])
 
     def send(self, obj):
         """Send a (picklable) object"""
         self._check_closed()
         self._check_writable()
         # pickled before anything is sent: an object that cannot be pickled sends nothing
-        self._send(str(ForkingPickler.dumps(obj), "latin-1"))
+        self._send(ForkingPickler.dumps(obj))
 
     def recv_bytes(self, maxlength=None):
         """Receive bytes data as a bytes object."""
@@ -196,8 +197,11 @@ class Connection:
             raise OSError("handle is closed")
         return _rebuild_connection, (token.fd(), shared, self._readable, self._writable)
 
-    def _send(self, text):
-        status = self._end.send(text)
+    def _send(self, data):
+        if codec.is_large(data):
+            status = self._end.sendFile(codec.spill(data), memoryview(data).nbytes)
+        else:
+            status = self._end.send(str(data, "latin-1"))
         if status == _BROKEN:
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
         if status == _CLOSED:
@@ -210,6 +214,8 @@ class Connection:
         result = wait_in_slices(lambda seconds: end.recv(seconds, limit), True, None, _arrived)
         if type(result) is str:
             return result.encode("latin-1")
+        if type(result) is not int:  # a SpilledMessage
+            return codec.unspill(result.file())
         if result == _EOF:
             raise EOFError
         if result == _TOO_LONG:
