@@ -424,6 +424,14 @@ class PicklingTest(SharedPoolTestCase):
         # The pool is still usable afterwards.
         self.assertEqual(self.pool.apply_async(add, (40, 2)).get(timeout=TIMEOUT), 42)
 
+    def test_map_one_item_per_task_keeps_values_and_types(self):
+        # runs of small ints, other plain values and pickled ones, as tasks are batched
+        items = list(range(100)) + [2**70, -2**63, True, None, 1.5, "s", [1], (2,)] * 3 + \
+            list(range(-50, 50)) + [False]
+        got = bounded(self.pool.map, identity, items, 1)
+        self.assertEqual(got, items)
+        self.assertEqual([type(x) for x in got], [type(x) for x in items])
+
     def test_map_with_an_unpicklable_item_raises_typeerror(self):
         # many tasks, so that they go to the workers in several batches
         items = list(range(300)) + [threading.Lock()] + list(range(300))

@@ -205,6 +205,30 @@ public final class WorkerPool {
         if (start != payloads.length()) {
             throw new IllegalArgumentException("payloads go on past the last end, " + start);
         }
+        enqueue(jobId, batch);
+    }
+
+    /**
+     * Queues tasks {@code firstIndex}, {@code firstIndex + 1}, ... of job {@code jobId}, all of
+     * one kind and function, whose payloads are plain integers (see {@link Task#plain()});
+     * never blocks. The batched counterpart of {@link #submit} for the commonest plain
+     * payload, for the reason given at {@link #submitBatch}.
+     *
+     * @param values the integers in decimal, comma-separated
+     * @throws IllegalStateException if the pool was closed or terminated
+     * @throws NumberFormatException if {@code values} holds something else
+     */
+    @HostAccess.Export
+    public void submitLongBatch(long jobId, int firstIndex, int kind, String function, String values) {
+        String[] numbers = values.isEmpty() ? new String[0] : values.split(",");
+        List<Task> batch = new ArrayList<>(numbers.length);
+        for (String number : numbers) {
+            batch.add(new Task(jobId, firstIndex + batch.size(), kind, function, true, Long.parseLong(number)));
+        }
+        enqueue(jobId, batch);
+    }
+
+    private void enqueue(long jobId, List<Task> batch) {
         synchronized (lock) {
             if (state != State.RUNNING) {
                 throw new IllegalStateException("Pool not running");

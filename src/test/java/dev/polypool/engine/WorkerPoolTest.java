@@ -135,8 +135,24 @@ class WorkerPoolTest {
             assertThrows(IllegalArgumentException.class,
                     () -> pool.submitBatch(6, 0, MAP, "math:sqrt", one, String.valueOf(one.length() + 1)));
             pool.submitBatch(6, 0, MAP, "math:sqrt", "", "");
+            assertThrows(NumberFormatException.class, () -> pool.submitLongBatch(6, 0, CALL, "builtins:abs", "1,x"));
             pool.submit(6, 0, MAP, "math:sqrt", false, one);
             assertEquals(0.0, dec(collect(pool, 1).get(0)[1]).getArrayElement(0).asDouble());
+        } finally {
+            pool.terminate();
+        }
+    }
+
+    @Test
+    void aBatchOfIntegersCrossesAsPlainValues() throws Exception {
+        WorkerPool pool = newPool(1, 0);
+        try {
+            pool.submitLongBatch(11, 3, CALL, "builtins:abs", "-1,2," + (Long.MIN_VALUE + 1));
+            Map<Integer, Object[]> out = collect(pool, 3);
+            assertEquals(WorkerPool.PLAIN, out.get(3)[0]);
+            assertEquals(1L, ((Number) out.get(3)[1]).longValue());
+            assertEquals(2L, ((Number) out.get(4)[1]).longValue());
+            assertEquals(Long.MAX_VALUE, ((Number) out.get(5)[1]).longValue());
         } finally {
             pool.terminate();
         }

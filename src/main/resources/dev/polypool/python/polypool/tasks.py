@@ -168,38 +168,73 @@ class Sender:
         return codec.dumps(payload if ref is not None else (func, payload), read_once=True)
 
     def submit_all(self, job, kind, func, payloads, first=0):
-        """Queue tasks ``first``, ``first + 1``, ... of ``job``, one per payload, in batches: each call to the
-        engine releases and re-acquires this context's GIL, a hand-off to the result thread
-        that costs more than a task. Returns ``(queued, error)``: how many tasks were
-        queued, and None or what stopped the rest (a payload that cannot be pickled, a
-        pool that was closed meanwhile)."""
-        texts, queued = [], 0
+        """Queue tasks ``first``, ``first + 1``, ... of ``job``, one per payload, in batches:
+        each call to the engine releases and re-acquires this context's GIL, a hand-off to
+        the result thread that costs more than a small task. Returns ``(queued, error)``:
+        how many tasks were queued, and None or what stopped the rest (a payload that
+        cannot be pickled, a pool that was closed meanwhile)."""
+        batch = _Batch(self._engine, job, first, kind)
         try:
-            ref = self._ref(func)
+            ref = batch.ref = self._ref(func)
+            plain_ok = ref is not None and kind == CALL
             for payload in payloads:
-                texts.append(self._encode(ref, func, payload))
-                if len(texts) == _BATCH:
-                    queued += self._submit_batch(job, first + queued, kind, ref, texts)
-            if texts:
-                queued += self._submit_batch(job, first + queued, kind, ref, texts)
+                if plain_ok and type(payload) is int and codec.is_plain(payload):
+                    batch.add_long(payload)
+                elif plain_ok and codec.is_plain(payload):
+                    batch.flush()
+                    self._engine.submit(job, batch.next_index, kind, ref, True, payload)
+                    batch.next_index += 1
+                else:
+                    batch.add_text(self._encode(ref, func, payload))
+            batch.flush()
         except Exception as e:
-            if texts:
-                try:  # the tasks before the one that failed still run, as in CPython
-                    queued += self._submit_batch(job, first + queued, kind, ref, texts)
-                except Exception:
-                    pass
-            return queued, e
-        return queued, None
+            try:  # the tasks before the one that failed still run, as in CPython
+                batch.flush()
+            except Exception:
+                pass
+            return batch.next_index - first, e
+        return batch.next_index - first, None
 
-    def _submit_batch(self, job, first, kind, ref, texts):
-        ends, end = [], 0
-        for text in texts:
-            end += len(text)
-            ends.append(str(end))
-        self._engine.submitBatch(job, first, kind, ref, "".join(texts), ",".join(ends))
-        n = len(texts)
-        texts.clear()
-        return n
+
+class _Batch:
+    """Tasks of one job on their way to the engine: a run of pickled payloads, or of plain
+    integers, sent in one call once ``_BATCH`` are gathered or the run ends."""
+
+    def __init__(self, engine, job, first, kind):
+        self._engine, self._job, self._kind = engine, job, kind
+        self.ref = None
+        self.next_index = first  # of the next task to be queued
+        self._texts, self._longs = [], []
+
+    def add_text(self, text):
+        if self._longs:
+            self.flush()
+        self._texts.append(text)
+        if len(self._texts) == _BATCH:
+            self.flush()
+
+    def add_long(self, value):
+        if self._texts:
+            self.flush()
+        self._longs.append(value)
+        if len(self._longs) == _BATCH:
+            self.flush()
+
+    def flush(self):
+        if self._texts:
+            ends, end = [], 0
+            for text in self._texts:
+                end += len(text)
+                ends.append(str(end))
+            self._engine.submitBatch(self._job, self.next_index, self._kind, self.ref,
+                                     "".join(self._texts), ",".join(ends))
+            self.next_index += len(self._texts)
+            self._texts.clear()
+        elif self._longs:
+            self._engine.submitLongBatch(self._job, self.next_index, self._kind, self.ref,
+                                         ",".join(map(str, self._longs)))
+            self.next_index += len(self._longs)
+            self._longs.clear()
 
 
 def outcomes(engine):
@@ -220,4 +255,6 @@ def outcomes(engine):
                     payload = codec.loads(payload)
                 except Exception as e:
                     status, payload = RAISED, e
+            elif payload is None:
+                payload = None  # Java's null arrives as polyglot.ForeignNone, not None itself
             yield job, index, status, payload

@@ -58,6 +58,8 @@ def run(kind, ref, plain, payload):
     try:
         if not plain:
             payload = codec.loads(payload)
+        elif payload is None:
+            payload = None  # Java's null arrives as polyglot.ForeignNone, not None itself
         if ref is None:
             func, payload = payload
         else:
