@@ -164,18 +164,7 @@ public final class WorkerPool {
      */
     @HostAccess.Export
     public void submit(long jobId, int index, int kind, String function, boolean plain, Object payload) {
-        Task task = new Task(jobId, index, kind, function, plain, payload);
-        synchronized (lock) {
-            if (state != State.RUNNING) {
-                throw new IllegalStateException("Pool not running");
-            }
-            if (brokenReason != null) {
-                deliver(new Outcome(jobId, index, LOST, lostPayload(brokenReason)));
-                return;
-            }
-            queuedTasks.incrementAndGet();
-            tasks.add(task);
-        }
+        enqueue(jobId, List.of(new Task(jobId, index, kind, function, plain, payload)));
     }
 
     /**
