@@ -13,7 +13,7 @@ import sys
 
 from multiprocessing import process as mp_process
 
-from polypool import codec, connection, tasks
+from polypool import byvalue, connection, snapshot, tasks
 from polypool._host import host
 from polypool.sync import wait_in_slices
 
@@ -35,9 +35,9 @@ class Popen:
         with connection.inheriting(self.method, shared=False) as inherited:
             setup = tasks.child_setup(self.method)
             if tasks.forks(self.method):
-                text = codec.dumps_inherited(process_obj)
+                text = snapshot.dumps_inherited(process_obj)
             else:
-                text = codec.dumps_spawn(process_obj, inherit=True)
+                text = byvalue.dumps_spawn(process_obj, inherit=True)
             self._child = host.startProcess(process_obj.name, setup, text, inherited,
                                             tasks.template(self.method))
         self.pid = self._child.pid()

@@ -13,7 +13,7 @@ import os
 import polyglot
 from multiprocessing import context
 
-from polypool import codec
+from polypool import byvalue
 from polypool.heap import memoryview_at
 
 _services = polyglot.import_value("polypool.sync")
@@ -35,7 +35,7 @@ def _inherit(cls, name, size, handle):
 
 
 def _inheriting():
-    return isinstance(context.get_spawning_popen(), codec._Inheriting)
+    return isinstance(context.get_spawning_popen(), byvalue.Inheriting)
 
 
 def _inherit_list(cls, shm, list_len, allocated_offsets):

@@ -7,7 +7,7 @@ import os
 import sys
 import types
 
-from polypool import bootstrap, codec
+from polypool import bootstrap, byvalue, codec, snapshot
 from polypool._host import host
 
 # task kinds, as polypool.worker applies them
@@ -88,14 +88,14 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
              "parent": (process.current_process().name, os.getpid(), bootstrap.own_sentinel)}
     init = (initializer, tuple(initargs))
     if forks(start_method):
-        setup["main_text"] = codec.dumps_main()
-        setup["modules"] = codec.dumps_modules()
-        setup["init"] = codec.dumps_inherited(init)
+        setup["main_text"] = snapshot.dumps_main()
+        setup["modules"] = snapshot.dumps_modules()
+        setup["init"] = snapshot.dumps_inherited(init)
     else:
         setup["main_origin"] = main_origin()
         if start_method == "forkserver":
             setup["preload"] = list(bootstrap.forkserver_preload)
-        setup["init"] = codec.dumps_spawn(init, inherit=True)
+        setup["init"] = byvalue.dumps_spawn(init, inherit=True)
     return codec.dumps(setup)
 
 
@@ -151,7 +151,7 @@ class Sender:
         if ref is not None and not self._forks and ref.startswith("__main__:"):
             ref = None
         if ref is None and isinstance(func, types.FunctionType):
-            ref = "!" + (codec.dumps(func) if self._forks else codec.dumps_spawn(func))
+            ref = "!" + (codec.dumps(func) if self._forks else byvalue.dumps_spawn(func))
         if ref is not None:
             self._refs[func] = ref
         return ref

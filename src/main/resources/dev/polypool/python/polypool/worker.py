@@ -10,7 +10,7 @@ import traceback
 import types
 from multiprocessing import process as mp_process
 
-from polypool import bootstrap, codec
+from polypool import bootstrap, codec, snapshot
 from polypool.tasks import APPLY, CALL, FUTURES_ERRORS, MAP, STARCALL, STARMAP
 
 _functions = {}
@@ -124,12 +124,12 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     sys.path[:] = setup["sys_path"]
     if "main_text" in setup:
         # fork: the parent's main module as it was a moment ago, without running it again
-        codec.restore_modules(setup["modules"])
+        snapshot.restore_modules(setup["modules"])
         main = types.ModuleType("__main__")
         if setup["main_file"] is not None:
             main.__file__ = setup["main_file"]
         sys.modules["__main__"] = sys.modules["__mp_main__"] = main
-        codec.load_main(setup["main_text"], main)
+        snapshot.load_main(setup["main_text"], main)
     else:
         # already imported when the context was prepared with the template; this covers a
         # context made before the preload list changed
