@@ -84,11 +84,6 @@ public final class PolyglotRuntime {
         return engine.getImplementationName();
     }
 
-    /** The directory holding polypool's own Python package. */
-    public Path pythonSources() {
-        return pythonSources;
-    }
-
     /** The launcher that started this JVM ({@code bin/polypool} exports it), or null. */
     private static final String EXECUTABLE = System.getenv("POLYPOOL_EXECUTABLE");
 

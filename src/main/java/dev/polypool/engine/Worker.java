@@ -150,7 +150,7 @@ final class Worker {
                 if (current != null) {
                     String why = e instanceof PolyglotException p ? describe(p) : e.toString();
                     pool.deliver(new Outcome(current.jobId(), current.index(), WorkerPool.LOST,
-                            WorkerPool.lostPayload("worker " + name + " died while running the task: " + why)));
+                            "worker " + name + " died while running the task: " + why));
                 }
             }
         } finally {

@@ -224,7 +224,7 @@ public final class WorkerPool {
             }
             if (brokenReason != null) {
                 for (Task t : batch) {
-                    deliver(new Outcome(jobId, t.index(), LOST, lostPayload(brokenReason)));
+                    deliver(new Outcome(jobId, t.index(), LOST, brokenReason));
                 }
                 return;
             }
@@ -306,7 +306,7 @@ public final class WorkerPool {
             flat[n++] = o.jobId();
             flat[n++] = o.index();
             flat[n++] = o.status();
-            flat[n++] = o.payload() instanceof LostTask lost ? lost.message() : o.payload();
+            flat[n++] = o.payload();
         }
         if (end != null) {
             // the end marker stays last in the queue, so that every later call sees it too
@@ -430,8 +430,7 @@ public final class WorkerPool {
         if (host == null) {
             outcomes.add(outcome);
         } else {
-            host.deliver(outcome.payload() instanceof LostTask lost
-                    ? new Outcome(outcome.jobId(), outcome.index(), outcome.status(), lost.message()) : outcome);
+            host.deliver(outcome);
         }
     }
 
@@ -446,7 +445,7 @@ public final class WorkerPool {
             for (Task t : pending) {
                 if (t != STOP) {
                     queuedTasks.decrementAndGet();
-                    deliver(new Outcome(t.jobId(), t.index(), LOST, lostPayload(reason)));
+                    deliver(new Outcome(t.jobId(), t.index(), LOST, reason));
                 } else {
                     tasks.add(STOP);
                 }
@@ -484,13 +483,4 @@ public final class WorkerPool {
             deliver(new Outcome(-1, -1, LOST, null));
         }
     }
-
-    static Object lostPayload(String message) {
-        return new LostTask(message);
-    }
-
-    /** Marks an outcome whose task was lost with its worker. */
-    record LostTask(String message) {
-    }
-
 }

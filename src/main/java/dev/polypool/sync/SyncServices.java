@@ -27,9 +27,6 @@ import org.graalvm.polyglot.HostAccess;
  * Thread-safe.
  */
 public final class SyncServices {
-    /** CPython's {@code SEM_VALUE_MAX} on Linux. */
-    public static final int SEM_VALUE_MAX = Integer.MAX_VALUE;
-
     /** The first number given to a pipe handle or sentinel: above Linux's largest descriptor limit (2^20). */
     public static final int FIRST_FD = 1 << 24;
 

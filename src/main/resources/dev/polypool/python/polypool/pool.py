@@ -75,7 +75,7 @@ class Pool(mp_pool.Pool):
             name="polypool-results", daemon=True)
         self._result_handler.start()
         self._terminate = util.Finalize(
-            self, Pool._terminate_pool, args=(self._engine, self._cache), exitpriority=15)
+            self, Pool._terminate_pool, args=(self._engine,), exitpriority=15)
 
     # -- submitting ---------------------------------------------------------
 
@@ -281,7 +281,7 @@ class Pool(mp_pool.Pool):
         self._terminate()
 
     @staticmethod
-    def _terminate_pool(engine, cache):
+    def _terminate_pool(engine):
         engine.terminate()
 
     def join(self):

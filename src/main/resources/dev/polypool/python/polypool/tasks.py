@@ -18,7 +18,7 @@ CALL = 3      # payload x: f(x)
 STARCALL = 4  # payload args: f(*args)
 
 # outcome statuses (dev.polypool.engine.WorkerPool)
-OK, RAISED, LOST, PLAIN = 0, 1, 2, 3
+OK, RAISED, LOST = 0, 1, 2
 
 # how a worker wraps a task's exception: as multiprocessing.pool or concurrent.futures do
 POOL_ERRORS = "pool"
