@@ -10,19 +10,22 @@ import java.util.Map;
 
 import org.graalvm.polyglot.Value;
 
+import dev.polypool.engine.Protocol;
+
 /**
  * Converts call arguments from Java into tokens a worker rebuilds as Python values, and a
- * worker's encoded result back into Java values. The tags are mirrored in
- * {@code polypool/embed.py}.
+ * worker's encoded result back into Java values. The tags are {@link Protocol}'s, which
+ * {@code polypool/embed.py} reads too.
  *
  * <p>Arguments are encoded in the submitting thread, so that a value that does not convert
  * fails the submission; results are decoded in the worker's thread, the only one that may
  * read its context's values. Not instantiable; stateless and thread-safe.
  */
 final class Conversions {
-    static final int NONE = 0, TRUE = 1, FALSE = 2, INT = 3, BIGINT = 4, FLOAT = 5, STR = 6, BYTES = 7, LIST = 8,
-            DICT = 9;
-    static final int RAISED = 20, UNCONVERTIBLE = 21;
+    private static final int NONE = Protocol.TAG_NONE, TRUE = Protocol.TAG_TRUE, FALSE = Protocol.TAG_FALSE,
+            INT = Protocol.TAG_INT, BIGINT = Protocol.TAG_BIGINT, FLOAT = Protocol.TAG_FLOAT, STR = Protocol.TAG_STR,
+            BYTES = Protocol.TAG_BYTES, LIST = Protocol.TAG_LIST, DICT = Protocol.TAG_DICT;
+    private static final int RAISED = Protocol.TAG_RAISED, UNCONVERTIBLE = Protocol.TAG_UNCONVERTIBLE;
 
     private static final BigInteger LONG_MIN = BigInteger.valueOf(Long.MIN_VALUE);
     private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);

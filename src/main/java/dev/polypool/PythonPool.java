@@ -29,6 +29,7 @@ import org.graalvm.polyglot.Value;
 import dev.polypool.engine.HostCalls;
 import dev.polypool.engine.Outcome;
 import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.Protocol;
 import dev.polypool.engine.Task;
 import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
@@ -101,7 +102,6 @@ import dev.polypool.io.ConsoleSink;
  * <p>This class is thread-safe: any number of threads may submit calls at once.
  */
 public final class PythonPool implements AutoCloseable {
-    private static final int CALL = 3; // the single task kind of polypool.embed
     // the pool whose call the current thread is completing (a worker thread running dependent stages)
     private static final ThreadLocal<PythonPool> COMPLETING = new ThreadLocal<>();
 
@@ -354,7 +354,7 @@ public final class PythonPool implements AutoCloseable {
             if (shutdown) {
                 throw new RejectedExecutionException("the pool is shut down");
             }
-            workers.submit(id, 0, CALL, function.name(), plain, payload);
+            workers.submit(id, 0, Protocol.STARCALL, function.name(), plain, payload);
         } catch (IllegalStateException e) {
             pending.remove(id);
             throw new RejectedExecutionException("the pool is shut down", e);
@@ -475,14 +475,14 @@ public final class PythonPool implements AutoCloseable {
                 t.cancel(false);
             }
             switch (outcome.status()) {
-                case WorkerPool.OK -> {
+                case Protocol.OK -> {
                     try {
                         complete(Conversions.cast(outcome.payload(), function.resultType()));
                     } catch (PythonConversionException e) {
                         completeExceptionally(e);
                     }
                 }
-                case WorkerPool.RAISED -> completeExceptionally((Throwable) outcome.payload());
+                case Protocol.RAISED -> completeExceptionally((Throwable) outcome.payload());
                 default -> completeExceptionally(new PythonException(PythonException.WORKER_LOST,
                         String.valueOf(outcome.payload()), ""));
             }
@@ -495,8 +495,8 @@ public final class PythonPool implements AutoCloseable {
         public Outcome decode(Task task, Value result) {
             Conversions.Decoded d = Conversions.decodeResult(result);
             return d.failure() == null
-                    ? new Outcome(task.jobId(), task.index(), WorkerPool.OK, d.value())
-                    : new Outcome(task.jobId(), task.index(), WorkerPool.RAISED, d.failure());
+                    ? new Outcome(task.jobId(), task.index(), Protocol.OK, d.value())
+                    : new Outcome(task.jobId(), task.index(), Protocol.RAISED, d.failure());
         }
 
         @Override
@@ -557,7 +557,7 @@ public final class PythonPool implements AutoCloseable {
          * @throws IllegalArgumentException if {@code method} is not one of those names
          */
         public Builder startMethod(String method) {
-            if (!List.of("fork", "spawn", "forkserver").contains(method)) {
+            if (!Protocol.START_METHODS.contains(method)) {
                 throw new IllegalArgumentException("cannot find context for " + (method == null ? "None" : "'" + method + "'"));
             }
             startMethod = method;

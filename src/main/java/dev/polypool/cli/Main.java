@@ -13,6 +13,7 @@ import org.graalvm.polyglot.Value;
 
 import dev.polypool.bridge.MainContextBridge;
 import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.Protocol;
 import dev.polypool.engine.Trace;
 import dev.polypool.io.ConsoleSink;
 
@@ -117,17 +118,15 @@ public final class Main {
         return Runtime.getRuntime().availableProcessors();
     }
 
-    private static final List<String> START_METHODS = List.of("fork", "spawn", "forkserver");
-
     /**
      * What is wrong with a {@code POLYPOOL_START_METHOD} value, or null if it names a start
      * method or is unset (null or blank: the default, fork).
      */
     static String startMethodProblem(String value) {
-        if (value == null || value.isBlank() || START_METHODS.contains(value.strip())) {
+        if (value == null || value.isBlank() || Protocol.START_METHODS.contains(value.strip())) {
             return null;
         }
-        return "POLYPOOL_START_METHOD=" + value + ": expected one of " + String.join(", ", START_METHODS);
+        return "POLYPOOL_START_METHOD=" + value + ": expected one of " + String.join(", ", Protocol.START_METHODS);
     }
 
     public static void main(String[] args) {

@@ -23,7 +23,7 @@ public interface HostCalls {
     Outcome decode(Task task, Value result);
 
     /**
-     * Receives every outcome of the pool: decoded results, {@link WorkerPool#LOST} tasks
+     * Receives every outcome of the pool: decoded results, {@link Protocol#LOST} tasks
      * (the payload is then a message) and the end marker (job id {@code -1}) once the pool
      * has ended. Called from worker threads and from the pool's callers; must not block.
      *

@@ -127,6 +127,7 @@ public final class PolyglotRuntime {
         // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
         Value bindings = context.getPolyglotBindings();
         bindings.putMember("polypool.sync", SyncServices.get());
+        bindings.putMember(Protocol.BINDING, Protocol.published());
         SyncServices.get().attach(context);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);

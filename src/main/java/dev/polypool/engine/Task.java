@@ -6,8 +6,8 @@ package dev.polypool.engine;
  *
  * @param jobId    identifies the submitter's job; echoed in the {@link Outcome}
  * @param index    position of this task within its job (a chunk number for {@code map})
- * @param kind     how the worker applies {@code function} to the payload (defined by the
- *                 Python side: apply, map chunk, starmap chunk)
+ * @param kind     how the worker applies {@code function} to the payload: one of the task
+ *                 kinds of {@link Protocol}
  * @param function a {@code "module:qualname"} reference the worker resolves and caches, or
  *                 {@code null} when the function travels inside the payload
  * @param plain    whether {@code payload} is a plain value ({@code null}, {@link Boolean},

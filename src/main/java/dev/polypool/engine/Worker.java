@@ -149,7 +149,7 @@ final class Worker {
                 replace = true;
                 if (current != null) {
                     String why = e instanceof PolyglotException p ? describe(p) : e.toString();
-                    pool.deliver(new Outcome(current.jobId(), current.index(), WorkerPool.LOST,
+                    pool.deliver(new Outcome(current.jobId(), current.index(), Protocol.LOST,
                             "worker " + name + " died while running the task: " + why));
                 }
             }
@@ -164,21 +164,23 @@ final class Worker {
     }
 
     /**
-     * Turns what {@code polypool.worker.run} returned into an outcome: a string is tagged by
-     * its first character ('0' pickled result, '1' pickled exception, '2' a plain str); any
-     * other value is a plain result (int, float, bool or None).
+     * Turns what {@code polypool.worker.run} returned into an outcome: a text result starts
+     * with the digit of its status ({@link Protocol#OK} pickled result, {@link Protocol#RAISED}
+     * pickled exception, {@link Protocol#PLAIN} a str); any other value (int, float, bool or
+     * None) is a plain result.
+     *
+     * @throws IllegalStateException if a text result starts with another character
      */
     private static Outcome outcomeOf(Task task, Value result) {
         if (result.isString()) {
             String s = result.asString();
-            int status = switch (s.charAt(0)) {
-                case '0' -> WorkerPool.OK;
-                case '1' -> WorkerPool.RAISED;
-                default -> WorkerPool.PLAIN;
-            };
+            int status = s.isEmpty() ? -1 : s.charAt(0) - '0';
+            if (status != Protocol.OK && status != Protocol.RAISED && status != Protocol.PLAIN) {
+                throw new IllegalStateException("a worker's result has no status prefix: " + s.substring(0, Math.min(s.length(), 20)));
+            }
             return new Outcome(task.jobId(), task.index(), status, s.substring(1));
         }
-        return new Outcome(task.jobId(), task.index(), WorkerPool.PLAIN, result.isNull() ? null : result.as(Object.class));
+        return new Outcome(task.jobId(), task.index(), Protocol.PLAIN, result.isNull() ? null : result.as(Object.class));
     }
 
     private static String describe(PolyglotException e) {

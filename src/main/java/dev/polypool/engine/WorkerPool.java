@@ -51,9 +51,9 @@ import dev.polypool.sync.HandleTable;
  * {@link #terminate()} cancels running code and discards queued tasks.
  *
  * <p><b>Failures.</b> A task whose worker dies while running it (the task called
- * {@code os._exit}, or its context crashed) completes with status {@link #LOST}, so a caller
+ * {@code os._exit}, or its context crashed) completes with status {@link Protocol#LOST}, so a caller
  * never waits forever. A worker that cannot start (its context fails, or the initializer
- * raises) marks the pool broken: queued and later tasks complete as {@link #LOST}.
+ * raises) marks the pool broken: queued and later tasks complete as {@link Protocol#LOST}.
  *
  * <p><b>Drivers.</b> A Python context drives the pool through the methods annotated
  * {@link HostAccess.Export}, reading outcomes with {@link #takeOutcomes()}. Java code (the
@@ -64,15 +64,6 @@ import dev.polypool.sync.HandleTable;
  * <p>All methods are thread-safe.
  */
 public final class WorkerPool {
-    /** Outcome status: the payload is the encoded result. */
-    public static final int OK = 0;
-    /** Outcome status: the payload is the encoded exception the task raised. */
-    public static final int RAISED = 1;
-    /** Outcome status: the task was lost with its worker; the payload is a message. */
-    public static final int LOST = 2;
-    /** Outcome status: the payload is the result itself, a plain value (see {@link Task#plain()}). */
-    public static final int PLAIN = 3;
-
     private static final Task STOP = new Task(-1, -1, -1, null, false, null);
     private static final Object[] NO_OUTCOMES = new Object[0];
 
@@ -224,7 +215,7 @@ public final class WorkerPool {
             }
             if (brokenReason != null) {
                 for (Task t : batch) {
-                    deliver(new Outcome(jobId, t.index(), LOST, brokenReason));
+                    deliver(new Outcome(jobId, t.index(), Protocol.LOST, brokenReason));
                 }
                 return;
             }
@@ -445,7 +436,7 @@ public final class WorkerPool {
             for (Task t : pending) {
                 if (t != STOP) {
                     queuedTasks.decrementAndGet();
-                    deliver(new Outcome(t.jobId(), t.index(), LOST, reason));
+                    deliver(new Outcome(t.jobId(), t.index(), Protocol.LOST, reason));
                 } else {
                     tasks.add(STOP);
                 }
@@ -480,7 +471,7 @@ public final class WorkerPool {
                 t.closeAll();
             }
             releasedAtEnd.clear();
-            deliver(new Outcome(-1, -1, LOST, null));
+            deliver(new Outcome(-1, -1, Protocol.LOST, null));
         }
     }
 }

@@ -1,7 +1,15 @@
 package dev.polypool.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.InputStream;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.util.List;
+
+import org.graalvm.polyglot.Context;
+import org.graalvm.polyglot.Value;
 import org.junit.jupiter.api.Test;
 
 class PolyglotRuntimeTest {
@@ -10,5 +18,33 @@ class PolyglotRuntimeTest {
     @Test
     void optimizingTruffleRuntimeIsActive() {
         assertEquals("GraalVM CE", PolyglotRuntime.get().implementationName());
+    }
+
+    /** polypool.protocol names every constant of Protocol, with Java's value. */
+    @Test
+    void everyContextReadsTheProtocolFromJava() throws IllegalAccessException {
+        try (Context c = PolyglotRuntime.get().newContext(List.of(""), InputStream.nullInputStream(), System.out,
+                System.err, null)) {
+            Value protocol = c.eval("python", "import polypool.protocol as p; p");
+            int checked = 0;
+            for (Field f : Protocol.class.getFields()) {
+                if (!Modifier.isStatic(f.getModifiers())) {
+                    continue;
+                }
+                Value v = protocol.getMember(f.getName());
+                Object java = f.get(null);
+                if (java instanceof List<?> list) {
+                    assertEquals(list, v.as(List.class), f.getName());
+                } else if (java instanceof Integer i) {
+                    assertEquals(i.intValue(), v.asInt(), f.getName());
+                } else {
+                    assertEquals(java, v.asString(), f.getName());
+                }
+                checked++;
+            }
+            assertTrue(checked > 20);
+            assertEquals(String.valueOf(Protocol.OK), protocol.getMember("OK_PREFIX").asString(),
+                    "a result's prefix is its status digit");
+        }
     }
 }

@@ -1,5 +1,9 @@
 package dev.polypool.engine;
 
+import static dev.polypool.engine.Protocol.APPLY;
+import static dev.polypool.engine.Protocol.CALL;
+import static dev.polypool.engine.Protocol.MAP;
+import static dev.polypool.engine.Protocol.STARMAP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -30,7 +34,6 @@ import dev.polypool.io.ConsoleSink;
  */
 @Timeout(300)
 class WorkerPoolTest {
-    static final int APPLY = 0, MAP = 1, STARMAP = 2, CALL = 3;
 
     static Context client;
     static Value codec;
@@ -101,7 +104,7 @@ class WorkerPoolTest {
             }
             Map<Integer, Object[]> out = collect(pool, 20);
             for (int i = 0; i < 20; i++) {
-                assertEquals(WorkerPool.OK, out.get(i)[0]);
+                assertEquals(Protocol.OK, out.get(i)[0]);
                 Value v = dec(out.get(i)[1]);
                 assertEquals(i * i, v.getArrayElement(0).asInt());
                 assertEquals(i * 2, v.getArrayElement(1).asInt());
@@ -126,7 +129,7 @@ class WorkerPoolTest {
             pool.submitBatch(5, 10, MAP, "math:sqrt", String.join("", payloads), ends.toString());
             Map<Integer, Object[]> out = collect(pool, 5);
             for (int i = 0; i < 5; i++) {
-                assertEquals(WorkerPool.OK, out.get(10 + i)[0]);
+                assertEquals(Protocol.OK, out.get(10 + i)[0]);
                 assertEquals(i, dec(out.get(10 + i)[1]).getArrayElement(0).asDouble());
             }
             // ends that do not describe the payloads queue nothing
@@ -149,7 +152,7 @@ class WorkerPoolTest {
         try {
             pool.submitLongBatch(11, 3, CALL, "builtins:abs", "-1,2," + (Long.MIN_VALUE + 1));
             Map<Integer, Object[]> out = collect(pool, 3);
-            assertEquals(WorkerPool.PLAIN, out.get(3)[0]);
+            assertEquals(Protocol.PLAIN, out.get(3)[0]);
             assertEquals(1L, ((Number) out.get(3)[1]).longValue());
             assertEquals(2L, ((Number) out.get(4)[1]).longValue());
             assertEquals(Long.MAX_VALUE, ((Number) out.get(5)[1]).longValue());
@@ -168,13 +171,13 @@ class WorkerPoolTest {
             pool.submit(7, 3, CALL, "builtins:bool", true, null);
             pool.submit(7, 4, CALL, "builtins:list", true, "ab");
             Map<Integer, Object[]> out = collect(pool, 5);
-            assertEquals(WorkerPool.PLAIN, out.get(0)[0]);
+            assertEquals(Protocol.PLAIN, out.get(0)[0]);
             assertEquals(2432902008176640000L, ((Number) out.get(0)[1]).longValue());
             assertEquals(2.5, out.get(1)[1]);
             assertEquals("42", out.get(2)[1]);
             assertEquals(Boolean.FALSE, out.get(3)[1]);
             // a list is no plain value: it comes back pickled
-            assertEquals(WorkerPool.OK, out.get(4)[0]);
+            assertEquals(Protocol.OK, out.get(4)[0]);
             assertEquals("b", dec(out.get(4)[1]).getArrayElement(1).asString());
         } finally {
             pool.terminate();
@@ -187,7 +190,7 @@ class WorkerPoolTest {
         try {
             pool.submit(2, 0, MAP, "math:sqrt", false, enc("[-1.0]"));
             Object[] failed = collect(pool, 1).get(0);
-            assertEquals(WorkerPool.RAISED, failed[0]);
+            assertEquals(Protocol.RAISED, failed[0]);
             Value exc = dec(failed[1]);
             assertEquals("ValueError", exc.getMetaObject().getMetaSimpleName());
             assertTrue(exc.getMember("__cause__").toString().contains("Traceback"));
@@ -204,7 +207,7 @@ class WorkerPoolTest {
         try {
             pool.submit(3, 0, APPLY, "os:_exit", false, enc("((3,), {})"));
             Object[] lost = collect(pool, 1).get(0);
-            assertEquals(WorkerPool.LOST, lost[0]);
+            assertEquals(Protocol.LOST, lost[0]);
             assertTrue(lost[1].toString().contains("died"), lost[1].toString());
             pool.submit(3, 1, MAP, "math:sqrt", false, enc("[9.0]"));
             assertEquals(3.0, dec(collect(pool, 1).get(1)[1]).getArrayElement(0).asDouble());
@@ -222,7 +225,7 @@ class WorkerPoolTest {
             }
             Set<Long> pids = new HashSet<>();
             for (Object[] o : collect(pool, 6).values()) {
-                assertEquals(WorkerPool.OK, o[0]);
+                assertEquals(Protocol.OK, o[0]);
                 Value pair = dec(o[1]).getArrayElement(0);
                 long pid = pair.getArrayElement(0).asLong();
                 assertTrue(pair.getArrayElement(1).asString().matches("ForkPoolWorker-\\d+"));

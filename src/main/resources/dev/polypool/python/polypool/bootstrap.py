@@ -19,8 +19,7 @@ import multiprocessing.process as mp_process
 
 from polypool import hooks
 from polypool._host import host
-
-START_METHODS = ("fork", "spawn", "forkserver")
+from polypool.protocol import START_METHODS
 _WORKER_PREFIX = {"fork": "ForkPoolWorker", "spawn": "SpawnPoolWorker",
                   "forkserver": "ForkServerPoolWorker"}
 

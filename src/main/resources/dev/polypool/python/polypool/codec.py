@@ -21,12 +21,12 @@ import pickle
 from multiprocessing.reduction import ForkingPickler
 
 from polypool.byvalue import PROTOCOL, ValuePickler
-
-# Beyond this size a pickle that is read once travels through a file in the engine's
+# Beyond SPILL_BYTES a pickle that is read once travels through a file in the engine's
 # transfer directory (in /dev/shm): GraalPy's Latin-1 encode and decode cost about 50 ns a
-# byte, a file write and read a small fraction of that.
-_FILE_THRESHOLD = 1 << 20
-_FILE_MARK = "\x00"  # never the first character of a pickle (protocol 2+ starts with \x80)
+# byte, a file write and read a small fraction of that. SPILLED is never the first
+# character of a pickle (protocol 2+ starts with \x80).
+from polypool.protocol import SPILL_BYTES, SPILLED
+
 _transfer_dir = None
 
 
@@ -51,14 +51,14 @@ def dumps(obj, read_once=False):
             raise first from None
         data = buf.getbuffer()
     if read_once and is_large(data):
-        return _FILE_MARK + spill(data)
+        return SPILLED + spill(data)
     return str(data, "latin-1")
 
 
 def is_large(data):
     """Whether ``data`` (bytes-like) should cross contexts in a file (``spill``) rather
     than as Latin-1 text, which GraalPy makes at tens of nanoseconds a byte."""
-    return memoryview(data).nbytes > _FILE_THRESHOLD
+    return memoryview(data).nbytes > SPILL_BYTES
 
 
 def spill(data):
@@ -87,7 +87,7 @@ def unspill(path):
 def loads(text):
     """Rebuild an object from the text of ``dumps`` (or of any pickler of ``byvalue`` and
     ``snapshot``)."""
-    if text[:1] == _FILE_MARK:
+    if text[:1] == SPILLED:
         return pickle.loads(unspill(text[1:]))
     return pickle.loads(text.encode("latin-1"))
 

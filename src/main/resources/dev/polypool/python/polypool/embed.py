@@ -4,7 +4,7 @@ Java sends plain arguments (None, bool, int within a Java long, float, str) as t
 and anything else as a flat sequence of tokens: a tag, then what the tag announces, with
 containers in prefix order. A result goes back the same way: the exact plain types as they
 are, any other value as a Python list of tokens, which Java reads in the worker's thread.
-The tags are mirrored in ``dev.polypool.Conversions``.
+The tags are Java's (``dev.polypool.engine.Protocol``, read through ``polypool.protocol``).
 """
 
 import linecache
@@ -13,11 +13,12 @@ import traceback
 import types
 
 from polypool import bootstrap
+from polypool.protocol import (TAG_BIGINT as BIGINT, TAG_BYTES as BYTES, TAG_DICT as DICT,
+                               TAG_FALSE as FALSE, TAG_FLOAT as FLOAT, TAG_INT as INT,
+                               TAG_LIST as LIST, TAG_NONE as NONE, TAG_RAISED as RAISED,
+                               TAG_STR as STR, TAG_TRUE as TRUE,
+                               TAG_UNCONVERTIBLE as UNCONVERTIBLE)
 from polypool.worker import _resolve
-
-# token tags, as in dev.polypool.Conversions
-NONE, TRUE, FALSE, INT, BIGINT, FLOAT, STR, BYTES, LIST, DICT = range(10)
-RAISED, UNCONVERTIBLE = 20, 21
 
 _LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -133,7 +134,7 @@ def encode_exception(exc):
 
 def run(kind, ref, plain, payload):
     """Call ``ref`` with the arguments in ``payload``; returns the encoded result or
-    exception. ``kind`` is always a single call here; Java keeps it for the engine."""
+    exception. ``kind`` is always ``STARCALL`` here: ``ref(*arguments)``."""
     try:
         func = _resolve(ref)
         result = func(*payload) if plain else func(*decode_args(payload))

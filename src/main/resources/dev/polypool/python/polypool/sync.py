@@ -11,6 +11,8 @@ import time
 
 import polyglot
 
+from polypool.protocol import NOT_OWNER, RECURSIVE_MUTEX, SEMAPHORE, TOO_MANY_RELEASES
+
 _services = polyglot.import_value("polypool.sync")
 
 # blocking calls wait in slices, so that signals and context cancellation get through
@@ -47,7 +49,7 @@ class SemLock:
     SEM_VALUE_MAX = 2**31 - 1
 
     def __init__(self, kind, value, maxvalue, name=None, unlink=True):
-        if kind not in (0, 1):
+        if kind not in (RECURSIVE_MUTEX, SEMAPHORE):
             raise ValueError("unrecognized kind")
         if value < 0 or value > self.SEM_VALUE_MAX:
             raise ValueError("invalid value")
@@ -76,9 +78,9 @@ class SemLock:
 
     def release(self):
         status = self._shared.release()
-        if status == 1:
+        if status == NOT_OWNER:
             raise AssertionError("attempt to release recursive lock not owned by thread")
-        if status == 2:
+        if status == TOO_MANY_RELEASES:
             raise ValueError("semaphore or lock released too many times")
         if self._held > 0:
             self._held -= 1

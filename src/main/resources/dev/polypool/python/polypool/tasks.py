@@ -9,16 +9,8 @@ import types
 
 from polypool import bootstrap, byvalue, codec, snapshot
 from polypool._host import host
-
-# task kinds, as polypool.worker applies them
-APPLY = 0     # payload (args, kwds): one call
-MAP = 1       # payload [x, ...]: [f(x), ...]
-STARMAP = 2   # payload [args, ...]: [f(*args), ...]
-CALL = 3      # payload x: f(x)
-STARCALL = 4  # payload args: f(*args)
-
-# outcome statuses (dev.polypool.engine.WorkerPool)
-OK, RAISED, LOST = 0, 1, 2
+# for polypool.pool and polypool.futures, which submit tasks of these kinds and read these statuses
+from polypool.protocol import APPLY, BY_VALUE, CALL, LOST, MAP, OK, RAISED, STARCALL, STARMAP
 
 # how a worker wraps a task's exception: as multiprocessing.pool or concurrent.futures do
 POOL_ERRORS = "pool"
@@ -132,7 +124,7 @@ class Sender:
 
     A function goes by reference when the worker can import it. Otherwise (a lambda, a
     closure, a function of the main script that a spawned worker may not define) its
-    pickled value stands in for the reference, ``"!" + text``, which each worker decodes
+    pickled value stands in for the reference, ``BY_VALUE + text``, which each worker decodes
     once. Other callables (bound methods, partials, callable objects) are pickled with
     every task, as CPython does.
     """
@@ -151,7 +143,7 @@ class Sender:
         if ref is not None and not self._forks and ref.startswith("__main__:"):
             ref = None
         if ref is None and isinstance(func, types.FunctionType):
-            ref = "!" + (codec.dumps(func) if self._forks else byvalue.dumps_spawn(func))
+            ref = BY_VALUE + (codec.dumps(func) if self._forks else byvalue.dumps_spawn(func))
         if ref is not None:
             self._refs[func] = ref
         return ref

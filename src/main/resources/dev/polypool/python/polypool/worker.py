@@ -11,7 +11,9 @@ import types
 from multiprocessing import process as mp_process
 
 from polypool import bootstrap, codec, snapshot
-from polypool.tasks import APPLY, CALL, FUTURES_ERRORS, MAP, STARCALL, STARMAP
+from polypool.protocol import (BY_VALUE, CALL, MAP, OK_PREFIX, PLAIN_PREFIX, RAISED_PREFIX,
+                               STARCALL, STARMAP)
+from polypool.tasks import FUTURES_ERRORS
 
 _functions = {}
 _errors = None  # tasks.POOL_ERRORS or tasks.FUTURES_ERRORS, set by start()
@@ -19,10 +21,10 @@ _errors = None  # tasks.POOL_ERRORS or tasks.FUTURES_ERRORS, set by start()
 
 def _resolve(ref):
     """Look up a ``module:qualname`` function reference, as unpickling would, or decode a
-    function sent by value (``"!" + text``)."""
+    function sent by value (``BY_VALUE + text``)."""
     func = _functions.get(ref)
-    if func is None and ref.startswith("!"):
-        func = _functions[ref] = codec.loads(ref[1:])
+    if func is None and ref.startswith(BY_VALUE):
+        func = _functions[ref] = codec.loads(ref[len(BY_VALUE):])
     elif func is None:
         module_name, qualname = ref.split(":", 1)
         obj = importlib.import_module(module_name)
@@ -52,8 +54,9 @@ def run(kind, ref, plain, payload):
     """Run one task.
 
     ``payload`` is the argument itself when ``plain``, else pickled text. Returns a plain
-    result as it is (int, float, bool, None), ``'2' + result`` for a str result,
-    ``'0' + pickled result`` for any other, and ``'1' + pickled exception`` on failure.
+    result as it is (int, float, bool, None), ``PLAIN_PREFIX + result`` for a str result,
+    ``OK_PREFIX + pickled result`` for any other, and ``RAISED_PREFIX + pickled exception``
+    on failure: each prefix is the digit of the outcome status (``polypool.protocol``).
     """
     try:
         if not plain:
@@ -66,16 +69,16 @@ def run(kind, ref, plain, payload):
             func = _resolve(ref)
         result = _apply(kind, func, payload)
     except Exception as e:
-        return "1" + _encode_exception(e)
+        return RAISED_PREFIX + _encode_exception(e)
     if codec.is_plain(result):
-        return "2" + result if type(result) is str else result
+        return PLAIN_PREFIX + result if type(result) is str else result
     try:
-        return "0" + codec.dumps(result, read_once=True)
+        return OK_PREFIX + codec.dumps(result, read_once=True)
     except Exception as e:
         if _errors == FUTURES_ERRORS:
-            return "1" + _encode_exception(e)
+            return RAISED_PREFIX + _encode_exception(e)
         from multiprocessing.pool import MaybeEncodingError
-        return "1" + _encode_exception(MaybeEncodingError(e, result))
+        return RAISED_PREFIX + _encode_exception(MaybeEncodingError(e, result))
 
 
 def _encode_exception(exc):
