@@ -56,8 +56,8 @@ class WorkerPoolTest {
                 def shout(x):
                     print('line', x)
                     return x
-                from polypool import tasks
-                SETUP = tasks.child_setup('fork')
+                from polypool import childstate
+                SETUP = childstate.child_setup('fork')
                 """);
         codec = client.eval("python", "codec");
         setup = client.eval("python", "SETUP").asString();

@@ -17,7 +17,7 @@ import multiprocessing.context as mp_context
 import multiprocessing.pool as mp_pool
 import multiprocessing.process as mp_process
 
-from polypool import hooks
+from polypool import childstate, hooks
 from polypool._host import host
 from polypool.protocol import START_METHODS
 _WORKER_PREFIX = {"fork": "ForkPoolWorker", "spawn": "SpawnPoolWorker",
@@ -62,19 +62,13 @@ def _get_all_start_methods(self):
     return list(START_METHODS)
 
 
-# modules that forkserver workers import before the main script, as CPython's server does
-forkserver_preload = []
-
-
 def set_forkserver_preload(self, module_names):
     if not all(type(m) is str for m in module_names):
         raise TypeError("module_names must be a list of strings")
-    forkserver_preload[:] = module_names
+    childstate.forkserver_preload[:] = module_names
     # CPython's server imports them when it starts, at the first forkserver process; the
     # engine can start preparing workers with them now, while the program goes on
-    from polypool import tasks
-    from polypool._host import host
-    template = tasks.template("forkserver")
+    template = childstate.template("forkserver")
     if host is not None and template is not None:
         host.prepareTemplate(template)
 
@@ -187,14 +181,9 @@ class _IdentityCounter:
         return host.nextIdentity()
 
 
-# the sentinel of this context's process, which its children see as their parent's
-own_sentinel = None
-
-
 def install_main():
-    global own_sentinel
     _install_common()
-    own_sentinel = host.sentinel()
+    childstate.own_sentinel = host.sentinel()
     mp_process._process_counter = _IdentityCounter()
 
 

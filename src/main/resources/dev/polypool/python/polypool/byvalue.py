@@ -118,19 +118,24 @@ def reduce_semlock(obj):
     return _rebuild_semlock, (type(obj), sl.handle, sl.kind, sl.maxvalue, state)
 
 
+def qualified(obj, qualname):
+    """What the dotted ``qualname`` names inside ``obj`` (a module), found as pickle finds
+    a function or class by reference; raises AttributeError if there is no such name."""
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def findable(obj):
     """Whether pickle would find ``obj`` (a function or class) again by its name."""
     module = sys.modules.get(getattr(obj, "__module__", None) or "")
     qualname = getattr(obj, "__qualname__", "")
     if module is None or "<" in qualname:
         return False
-    found = module
     try:
-        for part in qualname.split("."):
-            found = getattr(found, part)
+        return qualified(module, qualname) is obj
     except AttributeError:
         return False
-    return found is obj
 
 
 def by_value(obj):
@@ -159,11 +164,8 @@ def _from_main(qualname, fallback):
     """A ``__main__`` function or class as the re-imported main script defines it (spawn),
     else rebuilt from its value: one the script defines under ``if __name__ ==
     "__main__":`` exists only in the parent."""
-    obj = sys.modules.get("__main__")
     try:
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-        return obj
+        return qualified(sys.modules.get("__main__"), qualname)
     except AttributeError:
         return pickle.loads(fallback.encode("latin-1"))
 

@@ -14,18 +14,20 @@ by name goes by value (``polypool.byvalue``); the fork snapshot of ``__main__`` 
 ``polypool.snapshot``.
 """
 
+import importlib
 import io
 import os
 import pickle
+import sys
 
 from multiprocessing.reduction import ForkingPickler
 
-from polypool.byvalue import PROTOCOL, ValuePickler
+from polypool.byvalue import PROTOCOL, ValuePickler, qualified
 # Beyond SPILL_BYTES a pickle that is read once travels through a file in the engine's
 # transfer directory (in /dev/shm): GraalPy's Latin-1 encode and decode cost about 50 ns a
 # byte, a file write and read a small fraction of that. SPILLED is never the first
 # character of a pickle (protocol 2+ starts with \x80).
-from polypool.protocol import SPILL_BYTES, SPILLED
+from polypool.protocol import BY_VALUE, SPILL_BYTES, SPILLED
 
 _transfer_dir = None
 
@@ -107,3 +109,22 @@ def is_plain(obj):
     if t is int:
         return _LONG_MIN <= obj <= _LONG_MAX
     return t is str or t is float or t is bool or obj is None
+
+
+_functions = {}  # function references already resolved in this context
+
+
+def resolve(ref):
+    """The function a task names: ``"module:qualname"``, looked up as unpickling would, or
+    ``BY_VALUE + text``, a pickled function. Cached: a worker resolves each reference once."""
+    func = _functions.get(ref)
+    if func is None and ref.startswith(BY_VALUE):
+        func = _functions[ref] = loads(ref[len(BY_VALUE):])
+    elif func is None:
+        module_name, qualname = ref.split(":", 1)
+        try:
+            func = qualified(importlib.import_module(module_name), qualname)
+        except AttributeError:
+            raise AttributeError(f"Can't get attribute {qualname!r} on {sys.modules[module_name]!r}") from None
+        _functions[ref] = func
+    return func

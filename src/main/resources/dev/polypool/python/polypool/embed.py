@@ -12,13 +12,12 @@ import sys
 import traceback
 import types
 
-from polypool import bootstrap
+from polypool import bootstrap, codec
 from polypool.protocol import (TAG_BIGINT as BIGINT, TAG_BYTES as BYTES, TAG_DICT as DICT,
                                TAG_FALSE as FALSE, TAG_FLOAT as FLOAT, TAG_INT as INT,
                                TAG_LIST as LIST, TAG_NONE as NONE, TAG_RAISED as RAISED,
                                TAG_STR as STR, TAG_TRUE as TRUE,
                                TAG_UNCONVERTIBLE as UNCONVERTIBLE)
-from polypool.worker import _resolve
 
 _LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -136,7 +135,7 @@ def run(kind, ref, plain, payload):
     """Call ``ref`` with the arguments in ``payload``; returns the encoded result or
     exception. ``kind`` is always ``STARCALL`` here: ``ref(*arguments)``."""
     try:
-        func = _resolve(ref)
+        func = codec.resolve(ref)
         result = func(*payload) if plain else func(*decode_args(payload))
     except BaseException as e:
         return encode_exception(e)
@@ -174,7 +173,7 @@ def start(name, identity, pid, ppid, setup):
         __import__(module)
     if init_ref:
         try:
-            _resolve(init_ref)(*decode_args(init_args))
+            codec.resolve(init_ref)(*decode_args(init_args))
         except BaseException:
             sys.stderr.write(f"Process {name}:\n")
             traceback.print_exc()

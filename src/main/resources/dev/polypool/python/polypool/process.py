@@ -13,7 +13,7 @@ import sys
 
 from multiprocessing import process as mp_process
 
-from polypool import byvalue, connection, snapshot, tasks
+from polypool import byvalue, childstate, connection, snapshot
 from polypool._host import host
 from polypool.sync import wait_in_slices
 
@@ -22,7 +22,7 @@ class Popen:
     """The engine's counterpart of ``multiprocessing.popen_fork.Popen``."""
 
     def __init__(self, process_obj):
-        tasks.check_may_have_children()
+        childstate.check_may_have_children()
         self.returncode = None
         self.finalizer = None
         from multiprocessing import context
@@ -33,13 +33,13 @@ class Popen:
             except Exception:
                 pass
         with connection.inheriting(self.method, shared=False) as inherited:
-            setup = tasks.child_setup(self.method)
-            if tasks.forks(self.method):
+            setup = childstate.child_setup(self.method)
+            if childstate.forks(self.method):
                 text = snapshot.dumps_inherited(process_obj)
             else:
                 text = byvalue.dumps_spawn(process_obj, inherit=True)
             self._child = host.startProcess(process_obj.name, setup, text, inherited,
-                                            tasks.template(self.method))
+                                            childstate.template(self.method))
         self.pid = self._child.pid()
         self.sentinel = self._child.sentinel()
 

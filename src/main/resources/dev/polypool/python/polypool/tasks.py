@@ -3,106 +3,24 @@ tasks, and reading outcomes back. Used by ``polypool.pool`` (``multiprocessing.P
 and ``polypool.futures`` (``ProcessPoolExecutor``).
 """
 
-import os
-import sys
 import types
 
-from polypool import bootstrap, byvalue, codec, snapshot
+from polypool import byvalue, codec
 from polypool._host import host
+from polypool.childstate import (FUTURES_ERRORS, POOL_ERRORS, check_may_have_children, child_setup,
+                                 forks, template)
 # for polypool.pool and polypool.futures, which submit tasks of these kinds and read these statuses
 from polypool.protocol import APPLY, BY_VALUE, CALL, LOST, MAP, OK, RAISED, STARCALL, STARMAP
-
-# how a worker wraps a task's exception: as multiprocessing.pool or concurrent.futures do
-POOL_ERRORS = "pool"
-FUTURES_ERRORS = "futures"
 
 
 def function_ref(func):
     """``"module:qualname"`` when unpickling by reference would find ``func``, else None."""
-    if not isinstance(func, (types.FunctionType, types.BuiltinFunctionType)):
+    if not isinstance(func, (types.FunctionType, types.BuiltinFunctionType)) or not byvalue.findable(func):
         return None
-    module_name = getattr(func, "__module__", None)
-    qualname = getattr(func, "__qualname__", None)
-    if not module_name or not qualname or "<" in qualname:
-        return None
-    obj = sys.modules.get(module_name)
-    try:
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except AttributeError:
-        return None
-    if obj is not func:
-        return None
+    module_name = func.__module__
     if module_name == "__mp_main__":
         module_name = "__main__"
-    return f"{module_name}:{qualname}"
-
-
-def check_may_have_children():
-    """CPython's rules: a daemonic process (a pool worker) starts no processes, and a
-    spawned child starts none while it still imports the parent's main script."""
-    from multiprocessing import process, spawn
-    spawn._check_not_importing_main()
-    if host is None or process.current_process()._config.get("daemon"):
-        raise AssertionError("daemonic processes are not allowed to have children")
-
-
-def main_origin():
-    """Where a spawned child finds the parent's main script: ``("path", file)``,
-    ``("name", module)`` for ``-m``, or None (``-c``, stdin, an interactive session), as
-    CPython's ``spawn.get_preparation_data`` decides."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    name = getattr(spec, "name", None)
-    if name is not None:
-        # CPython never re-runs a package's __main__ (python -m unittest, pip...)
-        return None if name == "__main__" or name.endswith(".__main__") else ("name", name)
-    file = getattr(main, "__file__", None)
-    return ("path", os.path.abspath(file)) if file else None
-
-
-def forks(start_method):
-    return start_method == "fork"
-
-
-def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS):
-    """What a new worker or process context needs of this one, read by
-    ``polypool.worker``: under fork the program's state now and the pool's initializer;
-    under spawn and forkserver where to re-import the main script from instead. Call it
-    in a ``polypool.connection.inheriting`` block: pipe ends in that state are inherited."""
-    main = sys.modules.get("__main__")
-    from multiprocessing import process
-    # the authkey is inherited as a forked child inherits it: manager proxies sent to
-    # workers authenticate with it
-    setup = {"start_method": start_method, "sys_path": list(sys.path), "errors": errors,
-             "main_file": getattr(main, "__file__", None),
-             "authkey": bytes(process.current_process().authkey),
-             "parent": (process.current_process().name, os.getpid(), bootstrap.own_sentinel)}
-    init = (initializer, tuple(initargs))
-    if forks(start_method):
-        setup["main_text"] = snapshot.dumps_main()
-        setup["modules"] = snapshot.dumps_modules()
-        setup["init"] = snapshot.dumps_inherited(init)
-    else:
-        setup["main_origin"] = main_origin()
-        if start_method == "forkserver":
-            setup["preload"] = list(bootstrap.forkserver_preload)
-        setup["init"] = byvalue.dumps_spawn(init, inherit=True)
-    return codec.dumps(setup)
-
-
-def template(start_method):
-    """What the engine prepares a new worker's context with before the worker starts: under
-    forkserver, the modules of ``set_forkserver_preload()`` to import (see
-    ``polypool.worker.preload``); None for nothing."""
-    if start_method != "forkserver":
-        return None
-    # '__main__' is re-imported by every forkserver worker anyway (polypool.worker)
-    modules = [m for m in bootstrap.forkserver_preload if m != "__main__"]
-    if not modules:
-        return None
-    import json
-    return json.dumps({"sys_path": list(sys.path), "modules": modules})
+    return f"{module_name}:{func.__qualname__}"
 
 
 def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):

@@ -1,7 +1,7 @@
 """A pool worker's side: start-up in a fresh context, and the body of its task loop.
 
 The loop itself is Java's (dev.polypool.engine.Worker): it takes a task, calls the function
-``start`` returned, and sends the text it gets back to the parent.
+``start`` returned, and sends what it gets back to the parent.
 """
 
 import importlib
@@ -10,31 +10,11 @@ import traceback
 import types
 from multiprocessing import process as mp_process
 
-from polypool import bootstrap, codec, snapshot
-from polypool.protocol import (BY_VALUE, CALL, MAP, OK_PREFIX, PLAIN_PREFIX, RAISED_PREFIX,
-                               STARCALL, STARMAP)
-from polypool.tasks import FUTURES_ERRORS
+from polypool import bootstrap, childstate, codec, snapshot
+from polypool.childstate import FUTURES_ERRORS
+from polypool.protocol import CALL, MAP, OK_PREFIX, PLAIN_PREFIX, RAISED_PREFIX, STARCALL, STARMAP
 
-_functions = {}
-_errors = None  # tasks.POOL_ERRORS or tasks.FUTURES_ERRORS, set by start()
-
-
-def _resolve(ref):
-    """Look up a ``module:qualname`` function reference, as unpickling would, or decode a
-    function sent by value (``BY_VALUE + text``)."""
-    func = _functions.get(ref)
-    if func is None and ref.startswith(BY_VALUE):
-        func = _functions[ref] = codec.loads(ref[len(BY_VALUE):])
-    elif func is None:
-        module_name, qualname = ref.split(":", 1)
-        obj = importlib.import_module(module_name)
-        try:
-            for part in qualname.split("."):
-                obj = getattr(obj, part)
-        except AttributeError:
-            raise AttributeError(f"Can't get attribute {qualname!r} on {sys.modules[module_name]!r}") from None
-        func = _functions[ref] = obj
-    return func
+_errors = None  # childstate.POOL_ERRORS or FUTURES_ERRORS, set by start()
 
 
 def _apply(kind, func, payload):
@@ -66,7 +46,7 @@ def run(kind, ref, plain, payload):
         if ref is None:
             func, payload = payload
         else:
-            func = _resolve(ref)
+            func = codec.resolve(ref)
         result = _apply(kind, func, payload)
     except Exception as e:
         return RAISED_PREFIX + _encode_exception(e)
@@ -97,7 +77,7 @@ def _encode_exception(exc):
 def preload(template):
     """Import the modules a forkserver worker starts with, in a context that has no identity
     yet, as CPython's fork server imports them once before it forks workers
-    (``polypool.tasks.template``). A module that fails to import is skipped, as there."""
+    (``polypool.childstate.template``). A module that fails to import is skipped, as there."""
     import json
     template = json.loads(template)
     if "sys_path" in template:  # the parent's, where its own modules are found
@@ -144,7 +124,7 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
 def _import_main(origin):
     """Run the parent's main script again as ``__mp_main__``, as a spawned CPython child
     does; starting a process from its top-level code raises CPython's bootstrapping
-    RuntimeError (``polypool.tasks.check_may_have_children``)."""
+    RuntimeError (``polypool.childstate.check_may_have_children``)."""
     main = types.ModuleType("__mp_main__")
     sys.modules["__main__"] = sys.modules["__mp_main__"] = main
     if origin is None:
@@ -211,7 +191,7 @@ def run_process(name, pid, ppid, setup, process_text, sentinel):
     except Exception:
         _print_failure()  # as a CPython child that fails before running its target
         return 1
-    bootstrap.own_sentinel = sentinel
+    childstate.own_sentinel = sentinel
     process = codec.loads(process_text)
     # _bootstrap ends by joining the non-daemon threads, through their locks in this set;
     # the context was prepared on another Java thread, whose entry here is stale: only
