@@ -24,9 +24,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 
+import org.graalvm.polyglot.Source;
 import org.graalvm.polyglot.Value;
 
-import dev.polypool.engine.HostCalls;
+import dev.polypool.engine.Driver;
 import dev.polypool.engine.Outcome;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.Protocol;
@@ -102,6 +103,7 @@ import dev.polypool.io.ConsoleSink;
  * <p>This class is thread-safe: any number of threads may submit calls at once.
  */
 public final class PythonPool implements AutoCloseable {
+    private static final Source EMBED = Source.create("python", "__import__('polypool.embed', fromlist=['start'])");
     // the pool whose call the current thread is completing (a worker thread running dependent stages)
     private static final ThreadLocal<PythonPool> COMPLETING = new ThreadLocal<>();
 
@@ -124,21 +126,17 @@ public final class PythonPool implements AutoCloseable {
             sources.add(name);
             sources.add(text);
         });
-        Object[] setup = {
-            b.startMethod,
-            b.directories.stream().map(p -> p.toAbsolutePath().toString()).toArray(String[]::new),
-            sources.toArray(String[]::new),
-            b.modules.toArray(String[]::new),
-            b.initializer == null ? "" : b.initializer.name(),
-            Conversions.encodeArguments(b.initArgs),
-        };
+        WorkerSetup setup = new WorkerSetup(b.startMethod,
+                b.directories.stream().map(p -> p.toAbsolutePath().toString()).toArray(String[]::new),
+                sources.toArray(String[]::new), b.modules.toArray(String[]::new),
+                b.initializer == null ? "" : b.initializer.name(), Conversions.encodeArguments(b.initArgs));
         this.workerCount = b.workers;
         this.warm = b.warmContexts > 0 ? new WarmContexts(runtime, argv, out, err, b.warmContexts, null) : null;
         this.timer = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("polypool-timeouts").daemon(true)
                 .unstarted(r));
         timer.setRemoveOnCancelPolicy(true);
         this.workers = new WorkerPool(runtime, new WorkerPool.Config(b.workers, b.maxTasksPerWorker, "PythonPoolWorker",
-                argv, setup, out, err, warm, new Host()));
+                argv, out, err, warm, new EmbedDriver(setup)));
     }
 
     /**
@@ -489,14 +487,46 @@ public final class PythonPool implements AutoCloseable {
         }
     }
 
-    /** Converts results in the worker threads and completes the calls' futures. */
-    private final class Host implements HostCalls {
+    /**
+     * What each worker starts with: the builder's settings, as {@code polypool.embed.start}
+     * takes them.
+     *
+     * @param startMethod   what {@code multiprocessing.get_start_method()} says
+     * @param directories   absolute paths put in front of {@code sys.path}
+     * @param sources       module name, source text, module name, ...
+     * @param modules       modules to import at start
+     * @param initializer   the initializer's {@code "module:qualname"}, or ""
+     * @param initArguments its arguments, as {@link Conversions#encodeArguments} tokens
+     */
+    private record WorkerSetup(String startMethod, String[] directories, String[] sources, String[] modules,
+                               String initializer, Object[] initArguments) {
+    }
+
+    /** Starts workers in {@code polypool.embed}, converts results in them and completes the calls' futures. */
+    private final class EmbedDriver implements Driver {
+        private final WorkerSetup setup;
+
+        EmbedDriver(WorkerSetup setup) {
+            this.setup = setup;
+        }
+
+        @Override
+        public Value startWorker(WarmContexts.Prepared context, String name, int identity, long pid, long ppid) {
+            return context.context().eval(EMBED).invokeMember("start", name, identity, pid, ppid, setup.startMethod(),
+                    setup.directories(), setup.sources(), setup.modules(), setup.initializer(), setup.initArguments());
+        }
+
         @Override
         public Outcome decode(Task task, Value result) {
             Conversions.Decoded d = Conversions.decodeResult(result);
             return d.failure() == null
                     ? new Outcome(task.jobId(), task.index(), Protocol.OK, d.value())
                     : new Outcome(task.jobId(), task.index(), Protocol.RAISED, d.failure());
+        }
+
+        @Override
+        public void ended() {
+            // release() cancels whatever is still pending
         }
 
         @Override

@@ -7,6 +7,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.graalvm.polyglot.HostAccess;
 
 import dev.polypool.engine.ChildProcess;
+import dev.polypool.engine.OutcomeQueue;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessIds;
 import dev.polypool.engine.WarmContexts;
@@ -81,7 +82,8 @@ public final class MainContextBridge {
 
     /**
      * Starts a pool of {@code processes} workers; returns at once, while the workers start
-     * in the background.
+     * in the background. Its outcomes come from its {@link OutcomeQueue}
+     * ({@link WorkerPool#driver()}).
      *
      * @param setup    encoded parent state for the workers ({@code polypool.worker.start})
      * @param template what to prepare the workers' contexts with before they start
@@ -90,8 +92,8 @@ public final class MainContextBridge {
     @HostAccess.Export
     public WorkerPool startPool(int processes, int maxTasksPerWorker, String namePrefix, String setup,
                                 String template) {
-        WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(
-                processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr, supplyFor(template)));
+        WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(processes, maxTasksPerWorker, namePrefix,
+                argv, stdout, stderr, supplyFor(template), new OutcomeQueue(setup)));
         pools.add(pool);
         return pool;
     }

@@ -5,10 +5,11 @@ package dev.polypool.engine;
  *
  * @param jobId   the task's job
  * @param index   the task's index within its job
- * @param status  {@link Protocol#OK} (pickled result), {@link Protocol#PLAIN} (the result
- *                itself, a plain value), {@link Protocol#RAISED} (pickled exception) or
+ * @param status  {@link Protocol#OK} (the result), {@link Protocol#PLAIN} (the result
+ *                itself, a plain value), {@link Protocol#RAISED} (the exception) or
  *                {@link Protocol#LOST} (the worker died or the pool is broken; the payload says how)
- * @param payload the result or exception, decoded by the submitting context
+ * @param payload the result or exception: pickled, for the submitting context to decode, or
+ *                already Java values (see {@link Driver#decode})
  */
 public record Outcome(long jobId, int index, int status, Object payload) {
 }

@@ -9,8 +9,8 @@ import org.graalvm.polyglot.Value;
 /**
  * One pool worker: a platform thread that owns one GraalPy context for its whole life.
  *
- * <p>The thread creates the context, runs the Python start-up ({@code polypool.worker.start}:
- * identity, the parent's state, the initializer), then takes tasks until it is told to stop,
+ * <p>The thread takes a context, has the pool's {@link Driver} start it (identity, the
+ * parent's state, the initializer), then takes tasks until it is told to stop,
  * reaches its task limit, or its context dies. Only this thread enters the context; other
  * threads only {@linkplain #cancel() cancel} it.
  */
@@ -103,8 +103,8 @@ final class Worker {
                 if (cancelled) {
                     return;
                 }
-                runner = prepared.worker().invokeMember("start", name, identity, ProcessIds.nextPid(),
-                        ProcessIds.parentPid(), config.setup());
+                runner = config.driver().startWorker(prepared, name, identity, ProcessIds.nextPid(),
+                        ProcessIds.parentPid());
             } catch (PolyglotException e) {
                 if (!cancelled) {
                     pool.markBroken("worker " + name + " failed to start: " + describe(e));
@@ -124,8 +124,7 @@ final class Worker {
                 }
                 if (!pool.takeAborted(current.jobId())) {
                     Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
-                    HostCalls host = config.host();
-                    pool.deliver(host != null ? host.decode(current, result) : outcomeOf(current, result));
+                    pool.deliver(config.driver().decode(current, result));
                 }
                 current = null;
                 synchronized (this) {
@@ -161,26 +160,6 @@ final class Worker {
             exited.countDown();
             pool.workerExited(this, replace);
         }
-    }
-
-    /**
-     * Turns what {@code polypool.worker.run} returned into an outcome: a text result starts
-     * with the digit of its status ({@link Protocol#OK} pickled result, {@link Protocol#RAISED}
-     * pickled exception, {@link Protocol#PLAIN} a str); any other value (int, float, bool or
-     * None) is a plain result.
-     *
-     * @throws IllegalStateException if a text result starts with another character
-     */
-    private static Outcome outcomeOf(Task task, Value result) {
-        if (result.isString()) {
-            String s = result.asString();
-            int status = s.isEmpty() ? -1 : s.charAt(0) - '0';
-            if (status != Protocol.OK && status != Protocol.RAISED && status != Protocol.PLAIN) {
-                throw new IllegalStateException("a worker's result has no status prefix: " + s.substring(0, Math.min(s.length(), 20)));
-            }
-            return new Outcome(task.jobId(), task.index(), status, s.substring(1));
-        }
-        return new Outcome(task.jobId(), task.index(), Protocol.PLAIN, result.isNull() ? null : result.as(Object.class));
     }
 
     private static String describe(PolyglotException e) {

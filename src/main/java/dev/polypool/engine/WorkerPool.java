@@ -1,28 +1,5 @@
 package dev.polypool.engine;
 
-/*
- * How a task travels
- * ==================
- *
- *   caller's context            Java (this class)                      worker contexts
- *   ----------------            -----------------                      ---------------
- *   Pool.map(f, items)
- *     encode chunks ----------> submit(Task) -> tasks (LinkedBlockingQueue)
- *     (pickle / fast path)                        |  take()            Worker thread i
- *                                                 +------------------> decode, run f on
- *                                                                      the chunk, encode
- *                                                 outcomes (queue) <-- result or exception
- *   result-handler thread <-- takeOutcomes() <----+
- *     decode, store by (job, index): map/imap keep input order,
- *     imap_unordered completion order; run callbacks
- *   caller's get() wakes up
- *
- * Each worker is one GraalPy context owned by one platform thread; every context shares the
- * engine of PolyglotRuntime, so JIT-compiled code is shared. Only Java values (strings,
- * boxed numbers) cross between contexts: guest objects never leave the context that made
- * them, so no context is ever entered by a thread other than its owner, except to cancel it.
- */
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -41,31 +18,42 @@ import dev.polypool.sync.HandleTable;
 
 /**
  * A fixed-size set of worker contexts that run {@link Task}s from one shared queue and
- * report {@link Outcome}s on another.
+ * hand each {@link Outcome} to the pool's {@link Driver}. How a task travels, for both
+ * drivers, is drawn in {@code docs/architecture.md}.
  *
- * <p><b>Life cycle.</b> A pool starts {@link Config#processes()} workers at construction, all
+ * <p><b>Run states.</b> A pool starts {@link Config#processes()} workers at construction, all
  * concurrently and in the background: the constructor does not wait for any context to be
- * created, and tasks submitted meanwhile wait in the queue. A worker that has run
- * {@link Config#maxTasksPerWorker()} tasks, or whose context died, is replaced while the pool
- * is running or still has queued tasks. {@link #close()} lets the queued tasks finish;
- * {@link #terminate()} cancels running code and discards queued tasks.
+ * created, and tasks submitted meanwhile wait in the queue. Then:
+ * <ul>
+ * <li>RUNNING: tasks are accepted. A worker that exits (it ran
+ *     {@link Config#maxTasksPerWorker()} tasks, its context died, or {@link #abort} cancelled
+ *     it) is replaced.</li>
+ * <li>CLOSED, after {@link #close()}: submitting throws; the queued tasks still run, followed
+ *     in the queue by one stop sign per worker. An exiting worker is replaced only while tasks
+ *     remain queued.</li>
+ * <li>TERMINATED, after {@link #terminate()} (from RUNNING or CLOSED): submitting throws,
+ *     the queue is emptied, every worker's context is cancelled and none is replaced;
+ *     {@code terminate} returns once every worker has exited.</li>
+ * </ul>
+ * Two conditions cut across the states. <i>Ended</i>: once the pool is not RUNNING and its
+ * last worker has exited, the driver's {@link Driver#ended()} is called, once, and the handle
+ * tables given to {@link #closeWhenEnded} are closed. <i>Broken</i>: a worker that cannot
+ * start (its context fails, or the initializer raises) breaks the pool for good: queued and
+ * later tasks complete as {@link Protocol#LOST} at once, and no worker is replaced.
  *
  * <p><b>Failures.</b> A task whose worker dies while running it (the task called
- * {@code os._exit}, or its context crashed) completes with status {@link Protocol#LOST}, so a caller
- * never waits forever. A worker that cannot start (its context fails, or the initializer
- * raises) marks the pool broken: queued and later tasks complete as {@link Protocol#LOST}.
+ * {@code os._exit}, or its context crashed) completes with status {@link Protocol#LOST}, so
+ * a caller never waits forever.
  *
- * <p><b>Drivers.</b> A Python context drives the pool through the methods annotated
- * {@link HostAccess.Export}, reading outcomes with {@link #takeOutcomes()}. Java code (the
- * embedding API) drives it through a {@link HostCalls} in the configuration, which converts
- * results in the workers and receives the outcomes directly; it may also
+ * <p><b>Callers.</b> A Python context calls the methods annotated {@link HostAccess.Export}
+ * (its driver is an {@link OutcomeQueue}); the Java API calls them directly and may also
  * {@linkplain #abort(long) stop} a running task.
  *
  * <p>All methods are thread-safe.
  */
 public final class WorkerPool {
+    // the stop sign close() queues behind the tasks, one per worker
     private static final Task STOP = new Task(-1, -1, -1, null, false, null);
-    private static final Object[] NO_OUTCOMES = new Object[0];
 
     /**
      * How to build this pool's workers.
@@ -74,25 +62,14 @@ public final class WorkerPool {
      * @param maxTasksPerWorker  tasks after which a worker is replaced; 0 for never
      * @param namePrefix         worker names are {@code namePrefix + "-" + identity}
      * @param argv               {@code sys.argv} in each worker
-     * @param setup              handed unchanged to the worker's Python start-up
-     *                           ({@code polypool.worker.start}): the parent's state to carry over,
-     *                           as pickled text; a Java array for a {@code host} pool
      * @param stdout             where workers' standard output goes
      * @param stderr             where workers' standard error goes
      * @param warm               where workers take their contexts from; null to create each
      *                           in its worker's thread
-     * @param host               null when a Python context drives the pool through
-     *                           {@link #takeOutcomes()}; else the Java side that converts
-     *                           results and receives outcomes (see {@link HostCalls})
+     * @param driver             how workers start, how results are decoded, who receives the outcomes
      */
     public record Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
-                         Object setup, ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm, HostCalls host) {
-        /** A configuration for a pool driven by a Python context. */
-        public Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
-                      Object setup, ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm) {
-            this(processes, maxTasksPerWorker, namePrefix, argv, setup, stdout, stderr, warm, null);
-        }
-
+                         ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm, Driver driver) {
         public Config {
             if (processes < 1) {
                 throw new IllegalArgumentException("processes must be at least 1");
@@ -104,6 +81,7 @@ public final class WorkerPool {
             argv = List.copyOf(argv);
             Objects.requireNonNull(stdout);
             Objects.requireNonNull(stderr);
+            Objects.requireNonNull(driver);
         }
     }
 
@@ -112,7 +90,6 @@ public final class WorkerPool {
     private final PolyglotRuntime runtime;
     private final Config config;
     private final BlockingQueue<Task> tasks = new LinkedBlockingQueue<>();
-    private final BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
     private final List<Worker> workers = new CopyOnWriteArrayList<>();
     private final AtomicInteger queuedTasks = new AtomicInteger();
     // jobs abort() found on no worker: one may be between the queue and its worker's run
@@ -272,41 +249,10 @@ public final class WorkerPool {
         return false;
     }
 
-    /**
-     * Waits for outcomes and returns them flattened as
-     * {@code [jobId, index, status, payload, jobId, index, ...]}. Blocks until at least one
-     * outcome is ready or the pool has ended; returns an empty array once the pool has ended
-     * (terminated, or closed with every worker gone) and every outcome was taken.
-     *
-     * @throws InterruptedException if the calling thread is interrupted while waiting
-     */
+    /** This pool's driver; for a pool a Python context drives, its {@link OutcomeQueue}. */
     @HostAccess.Export
-    public Object[] takeOutcomes() throws InterruptedException {
-        Outcome first = outcomes.take();
-        List<Outcome> batch = new ArrayList<>();
-        batch.add(first);
-        outcomes.drainTo(batch, 4095);
-        Object[] flat = new Object[batch.size() * 4];
-        int n = 0;
-        Outcome end = null;
-        for (Outcome o : batch) {
-            if (o.jobId() < 0) {
-                end = o;
-                continue;
-            }
-            flat[n++] = o.jobId();
-            flat[n++] = o.index();
-            flat[n++] = o.status();
-            flat[n++] = o.payload();
-        }
-        if (end != null) {
-            // the end marker stays last in the queue, so that every later call sees it too
-            outcomes.add(end);
-        }
-        if (n == flat.length) {
-            return flat;
-        }
-        return n == 0 ? NO_OUTCOMES : java.util.Arrays.copyOf(flat, n);
+    public Driver driver() {
+        return config.driver();
     }
 
     /** Stops accepting tasks; queued tasks still run, then the workers exit. Never blocks. */
@@ -417,12 +363,7 @@ public final class WorkerPool {
     }
 
     void deliver(Outcome outcome) {
-        HostCalls host = config.host();
-        if (host == null) {
-            outcomes.add(outcome);
-        } else {
-            host.deliver(outcome);
-        }
+        config.driver().deliver(outcome);
     }
 
     /** A worker could not start: fail what is queued and what comes later. */
@@ -471,7 +412,7 @@ public final class WorkerPool {
                 t.closeAll();
             }
             releasedAtEnd.clear();
-            deliver(new Outcome(-1, -1, Protocol.LOST, null));
+            config.driver().ended();
         }
     }
 }

@@ -79,14 +79,19 @@ class WorkerPoolTest {
     static WorkerPool newPool(int processes, int maxTasks) {
         ConsoleSink sink = new ConsoleSink(workerOut);
         return new WorkerPool(PolyglotRuntime.get(),
-                new WorkerPool.Config(processes, maxTasks, "ForkPoolWorker", List.of(""), setup, sink, sink, null));
+                new WorkerPool.Config(processes, maxTasks, "ForkPoolWorker", List.of(""), sink, sink, null,
+                        new OutcomeQueue(setup)));
+    }
+
+    static Object[] take(WorkerPool pool) throws InterruptedException {
+        return ((OutcomeQueue) pool.driver()).takeOutcomes();
     }
 
     /** Takes outcomes until {@code n} arrived; returns them by index as [status, payload]. */
     static Map<Integer, Object[]> collect(WorkerPool pool, int n) throws InterruptedException {
         Map<Integer, Object[]> byIndex = new HashMap<>();
         while (byIndex.size() < n) {
-            Object[] flat = pool.takeOutcomes();
+            Object[] flat = take(pool);
             assertTrue(flat.length > 0, "pool ended early");
             for (int k = 0; k < flat.length; k += 4) {
                 byIndex.put((Integer) flat[k + 1], new Object[] {flat[k + 2], flat[k + 3]});
@@ -250,13 +255,13 @@ class WorkerPoolTest {
             assertFalse(pool.isQueued(9));
             assertFalse(pool.withdraw(9), "nothing left to withdraw");
             pool.submit(10, 0, MAP, "math:sqrt", false, enc("[9.0]"));
-            Object[] first = pool.takeOutcomes();
+            Object[] first = take(pool);
             List<Object> jobs = new ArrayList<>();
             for (int k = 0; k < first.length; k += 4) {
                 jobs.add(first[k]);
             }
             while (jobs.size() < 2) {
-                Object[] more = pool.takeOutcomes();
+                Object[] more = take(pool);
                 for (int k = 0; k < more.length; k += 4) {
                     jobs.add(more[k]);
                 }
@@ -277,7 +282,7 @@ class WorkerPoolTest {
         pool.terminate();
         assertTrue(pool.join(60_000));
         assertTrue(System.nanoTime() - t0 < 60_000_000_000L);
-        assertEquals(0, pool.takeOutcomes().length, "a terminated pool ends its outcome stream");
+        assertEquals(0, take(pool).length, "a terminated pool ends its outcome stream");
         assertThrows(IllegalStateException.class, () -> pool.submit(5, 2, MAP, "math:sqrt", false, enc("[1.0]")));
     }
 
@@ -292,7 +297,7 @@ class WorkerPoolTest {
         assertTrue(pool.join(120_000));
         List<Integer> seen = new ArrayList<>(collect(pool, 10).keySet());
         assertEquals(10, seen.size());
-        assertEquals(0, pool.takeOutcomes().length);
+        assertEquals(0, take(pool).length);
         String printed = workerOut.toString(StandardCharsets.UTF_8);
         for (int i = 0; i < 10; i++) {
             assertTrue(printed.contains("line " + i + "\n"), printed);

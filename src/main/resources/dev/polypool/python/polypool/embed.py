@@ -5,6 +5,8 @@ and anything else as a flat sequence of tokens: a tag, then what the tag announc
 containers in prefix order. A result goes back the same way: the exact plain types as they
 are, any other value as a Python list of tokens, which Java reads in the worker's thread.
 The tags are Java's (``dev.polypool.engine.Protocol``, read through ``polypool.protocol``).
+This is the entry of the Java API's workers: Java calls ``start`` here instead of
+``polypool.worker.start``.
 """
 
 import linecache
@@ -156,14 +158,14 @@ def _add_source_module(name, text):
         raise
 
 
-def start(name, identity, pid, ppid, setup):
+def start(name, identity, pid, ppid, start_method, paths, sources, modules, init_ref, init_args):
     """Make this fresh context a worker of a Java ``PythonPool``; returns ``run``.
 
-    ``setup`` is Java's array ``[start method, source directories, [module name, source
-    text, ...], modules to import, initializer reference or '', its argument tokens]``.
-    An initializer that raises is reported on stderr and re-raised: the pool is broken.
+    The arguments after the identity are those of ``dev.polypool.PythonPool``'s builder:
+    the start method, source directories, ``[module name, source text, ...]``, modules to
+    import, the initializer's reference or '' and its argument tokens. An initializer that
+    raises is reported on stderr and re-raised: the pool is broken.
     """
-    start_method, paths, sources, modules, init_ref, init_args = setup
     bootstrap.install_worker(name, identity, pid, ppid, start_method)
     sys.path[:0] = list(paths)
     sources = list(sources)

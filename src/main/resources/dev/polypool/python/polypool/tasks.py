@@ -153,8 +153,9 @@ def outcomes(engine):
     ``value`` is decoded: the result, the exception, or for LOST the engine's message.
     A result that cannot be unpickled here comes as RAISED with the unpickling error.
     """
+    take = engine.driver().takeOutcomes  # the pool's dev.polypool.engine.OutcomeQueue
     while True:
-        batch = engine.takeOutcomes()
+        batch = take()
         n = len(batch)
         if n == 0:
             return

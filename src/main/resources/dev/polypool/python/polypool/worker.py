@@ -1,7 +1,10 @@
 """A pool worker's side: start-up in a fresh context, and the body of its task loop.
 
 The loop itself is Java's (dev.polypool.engine.Worker): it takes a task, calls the function
-``start`` returned, and sends what it gets back to the parent.
+``start`` returned, and sends what it gets back to the parent. This is the entry of the
+workers of Python pools and of ``multiprocessing.Process`` children; the Java API's
+workers start with ``polypool.embed.start`` instead (Java chooses, see
+``dev.polypool.engine.Driver``).
 """
 
 import importlib
@@ -155,12 +158,8 @@ def start(name, identity, pid, ppid, setup):
     Gives the context its process identity and the parent's ``__main__`` (as it was when
     the pool started under fork, imported again under spawn and forkserver), and runs the
     pool's initializer. Returns ``run``. A start-up or initializer failure is reported on
-    stderr as CPython reports a failed worker, and re-raised. A ``setup`` that is not text
-    comes from Java's embedding API (``polypool.embed``).
+    stderr as CPython reports a failed worker, and re-raised.
     """
-    if not isinstance(setup, str):
-        from polypool import embed
-        return embed.start(name, identity, pid, ppid, setup)
     try:
         init_text = _become_child(name, identity, pid, ppid, setup, daemon=True)
     except BaseException:
