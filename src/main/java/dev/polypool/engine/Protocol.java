@@ -8,7 +8,9 @@ import java.util.Map;
 
 import org.graalvm.polyglot.proxy.ProxyObject;
 
+import dev.polypool.sync.SharedPipe;
 import dev.polypool.sync.SharedSemaphore;
+import dev.polypool.sync.SyncServices;
 
 /**
  * The wire protocol between the engine and polypool's Python modules, defined here once.
@@ -68,6 +70,23 @@ public final class Protocol {
     public static final int NOT_OWNER = SharedSemaphore.NOT_OWNER;
     /** Release result: a bounded semaphore released above its maximum. */
     public static final int TOO_MANY_RELEASES = SharedSemaphore.TOO_MANY_RELEASES;
+
+    // ---- pipe ends (dev.polypool.sync.PipeHandle): what send, recv and poll return
+
+    /** Nothing to read yet (recv, poll). */
+    public static final int PIPE_EMPTY = SharedPipe.EMPTY;
+    /** End of file: every writer is closed (recv, poll). */
+    public static final int PIPE_EOF = SharedPipe.EOF;
+    /** The message is longer than the reader's limit (recv). */
+    public static final int PIPE_TOO_LONG = SharedPipe.TOO_LONG;
+    /** This handle is closed. */
+    public static final int PIPE_CLOSED = SharedPipe.CLOSED;
+    /** No open handle of the other end is left (send). */
+    public static final int PIPE_BROKEN = SharedPipe.BROKEN;
+    /** A message is ready (poll). */
+    public static final int PIPE_READY = SharedPipe.READY;
+    /** The first number of a pipe handle or sentinel, which {@code multiprocessing.connection.wait} takes as a descriptor. */
+    public static final int FIRST_FD = SyncServices.FIRST_FD;
 
     // ---- value tokens of the Java API (dev.polypool.Conversions, polypool/embed.py)
 

@@ -25,7 +25,7 @@ import java.util.stream.Stream;
  * the same build find the directory ready. Concurrent first runs are safe: each writes into
  * a private temporary directory and moves it into place atomically.
  */
-public final class PythonSources {
+final class PythonSources {
     private static final String ROOT = "dev/polypool/python/";
 
     private PythonSources() {
@@ -36,7 +36,7 @@ public final class PythonSources {
      *
      * @throws UncheckedIOException if the resources cannot be read or the cache written
      */
-    public static Path directory() {
+    static Path directory() {
         Map<String, byte[]> files = readResources();
         Path cache = cacheRoot().resolve("python-" + digest(files));
         if (Files.isDirectory(cache)) {
@@ -62,7 +62,7 @@ public final class PythonSources {
     }
 
     /** The per-user cache root: {@code $POLYPOOL_CACHE}, else {@code $XDG_CACHE_HOME/polypool}, else {@code ~/.cache/polypool}. */
-    public static Path cacheRoot() {
+    static Path cacheRoot() {
         String explicit = System.getenv("POLYPOOL_CACHE");
         if (explicit != null && !explicit.isEmpty()) {
             return Path.of(explicit);

@@ -34,7 +34,7 @@ import org.graalvm.polyglot.HostAccess;
  * remembers the names opened and not unlinked, and unlinks them with a warning on stderr
  * when the JVM exits. Thread-safe.
  */
-public final class NamedSharedMemory {
+final class NamedSharedMemory {
     /** errno values, as on Linux. */
     static final int ENOENT = 2;
     static final int EACCES = 13;

@@ -20,6 +20,24 @@ class PolyglotRuntimeTest {
         assertEquals("GraalVM CE", PolyglotRuntime.get().implementationName());
     }
 
+    /**
+     * Python calls the exported methods of the engine's host objects. (This is what keeps
+     * polypool off the module path: in a named module it fails with "foreign object has no
+     * attribute 'newSemaphore'" unless dev.polypool.sync is exported to every module;
+     * exports or opens to org.graalvm.truffle alone do not do, see docs/architecture.md.)
+     */
+    @Test
+    void pythonCallsExportedHostMethods() {
+        try (Context c = PolyglotRuntime.get().newContext(List.of(""), InputStream.nullInputStream(), System.out,
+                System.err, null)) {
+            Value lock = c.eval("python", """
+                    import polyglot
+                    lock = polyglot.import_value("polypool.sync").newSemaphore(1, 1, 1)
+                    (lock.acquire(0.0), lock.release(), lock.release())""");
+            assertEquals(List.of(true, Protocol.RELEASED, Protocol.TOO_MANY_RELEASES), lock.as(List.class));
+        }
+    }
+
     /** polypool.protocol names every constant of Protocol, with Java's value. */
     @Test
     void everyContextReadsTheProtocolFromJava() throws IllegalAccessException {

@@ -28,14 +28,14 @@ from multiprocessing.context import BufferTooShort
 from multiprocessing.reduction import ForkingPickler
 
 from polypool import codec
+# numbers from FIRST_FD on are the engine's handles; the rest are what pipe ends return
+from polypool.protocol import (FIRST_FD, PIPE_BROKEN as _BROKEN, PIPE_CLOSED as _CLOSED,
+                               PIPE_EMPTY as _EMPTY, PIPE_EOF as _EOF, PIPE_READY as _READY,
+                               PIPE_TOO_LONG as _TOO_LONG)
 from polypool.sync import wait_in_slices
 
 _services = polyglot.import_value("polypool.sync")
 _handles = polyglot.import_value("polypool.handles")  # this context's handles
-
-FIRST_FD = 1 << 24  # SyncServices.FIRST_FD: numbers from here on are the engine's
-# SharedPipe results
-_EMPTY, _EOF, _TOO_LONG, _CLOSED, _BROKEN, _READY = 0, 1, 2, 3, 4, 5
 
 # a slice of waiting on the engine's objects while also polling real descriptors
 _MIXED_SLICE = 0.01

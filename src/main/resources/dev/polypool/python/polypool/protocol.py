@@ -3,8 +3,8 @@
 ``dev.polypool.engine.Protocol`` holds each constant once and publishes them to every
 context; this module reads them once, so that the Python side names what Java numbers:
 task kinds, outcome statuses (a worker's text result starts with its status digit), the
-marks of encoded values, the start methods, SemLock kinds and release codes, and the value
-tokens of the Java API. See ``docs/architecture.md``.
+marks of encoded values, the start methods, SemLock kinds and release codes, the results of
+pipe operations, and the value tokens of the Java API. See ``docs/architecture.md``.
 """
 
 import polyglot
@@ -27,6 +27,11 @@ START_METHODS = tuple(_java.START_METHODS)
 # SemLock kinds and the results of SharedSemaphore.release
 RECURSIVE_MUTEX, SEMAPHORE = _java.RECURSIVE_MUTEX, _java.SEMAPHORE
 RELEASED, NOT_OWNER, TOO_MANY_RELEASES = _java.RELEASED, _java.NOT_OWNER, _java.TOO_MANY_RELEASES
+
+# what a pipe end's send, recv and poll return (dev.polypool.sync.PipeHandle)
+PIPE_EMPTY, PIPE_EOF, PIPE_TOO_LONG = _java.PIPE_EMPTY, _java.PIPE_EOF, _java.PIPE_TOO_LONG
+PIPE_CLOSED, PIPE_BROKEN, PIPE_READY = _java.PIPE_CLOSED, _java.PIPE_BROKEN, _java.PIPE_READY
+FIRST_FD = _java.FIRST_FD  # pipe handles and sentinels are numbered from here up
 
 # value tokens of the Java API (polypool.embed, dev.polypool.Conversions)
 TAG_NONE, TAG_TRUE, TAG_FALSE, TAG_INT, TAG_BIGINT = (_java.TAG_NONE, _java.TAG_TRUE, _java.TAG_FALSE,
