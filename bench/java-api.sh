@@ -7,6 +7,9 @@ here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$here"
 require_jdk
 require_maven
-JAVA_HOME="$jdk" mvn -q -B -ntp -DskipTests package test-compile 1>&2
-exec "$jdk/bin/java" "${jvm_flags[@]}" -cp "$here/target/classes:$here/target/test-classes:$here/target/lib/*" \
-    dev.polypool.SubmitOverhead "$@"
+JAVA_HOME="$jdk" mvn -q -B -ntp -DskipTests package 1>&2
+mkdir -p "$here/target/bench"
+"$jdk/bin/javac" -d "$here/target/bench" -cp "$here/target/polypool.jar:$here/target/lib/*" \
+    "$here/bench/java/SubmitOverhead.java"
+exec "$jdk/bin/java" "${jvm_flags[@]}" -cp "$here/target/bench:$here/target/polypool.jar:$here/target/lib/*" \
+    SubmitOverhead "$@"

@@ -1,5 +1,3 @@
-package dev.polypool;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -8,10 +6,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.LongStream;
 
+import dev.polypool.PythonFunction;
+import dev.polypool.PythonPool;
+
 /**
  * Measures the per-call overhead of {@code PythonPool.submit(...).get()} for a trivial Python
  * function next to a plain {@link ExecutorService} hop, and the cost of converting larger
- * values. Not a test: run it with {@code bench/java-api.sh}. Prints medians of several rounds;
+ * values. A benchmark, not a test: {@code bench/java-api.sh [calls]} builds polypool, compiles
+ * this file against it and runs it. Prints medians of several rounds;
  * compare numbers only within one run.
  */
 public final class SubmitOverhead {
