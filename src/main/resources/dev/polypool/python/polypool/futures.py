@@ -157,9 +157,7 @@ class ProcessPoolExecutor(_base.Executor):
         if chunksize == 1:
             fs = [self._submit(tasks.STARCALL, fn, a) for a in args]
         else:
-            fs = []
-            while batch := list(itertools.islice(args, chunksize)):
-                fs.append(self._submit(tasks.STARMAP, fn, batch))
+            fs = [self._submit(tasks.STARMAP, fn, batch) for batch in tasks.chunked(args, chunksize)]
 
         def result_iterator():
             try:

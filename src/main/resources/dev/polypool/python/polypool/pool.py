@@ -136,8 +136,7 @@ class Pool(mp_pool.Pool):
             payloads = iterable
         else:
             task_kind = kind
-            items = list(iterable)
-            payloads = (items[i:i + chunksize] for i in range(0, len(items), chunksize))
+            payloads = tasks.chunked(list(iterable), chunksize)
         chunks = len(iterable) // chunksize + bool(len(iterable) % chunksize)
         queued, error = self._sender.submit_all(result._job, task_kind, func, payloads)
         if error is not None:
@@ -184,15 +183,7 @@ class Pool(mp_pool.Pool):
                 continue
             index = -1
             try:
-                it = iter(iterable)
-                while True:
-                    chunk = []
-                    for item in it:
-                        chunk.append(item)
-                        if len(chunk) == chunksize:
-                            break
-                    if not chunk:
-                        break
+                for chunk in tasks.chunked(iterable, chunksize):
                     index += 1
                     if self._state == TERMINATE:
                         return
@@ -214,7 +205,7 @@ class Pool(mp_pool.Pool):
         if chunksize == 1:
             kind, payloads = CALL, items
         else:
-            kind, payloads = MAP, [items[i:i + chunksize] for i in range(0, len(items), chunksize)]
+            kind, payloads = MAP, list(tasks.chunked(items, chunksize))
         first = 0
         while first < len(payloads) and self._state != TERMINATE:
             queued, error = self._sender.submit_all(result._job, kind, func, payloads[first:], first)

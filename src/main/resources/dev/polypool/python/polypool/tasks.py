@@ -3,6 +3,7 @@ tasks, and reading outcomes back. Used by ``polypool.pool`` (``multiprocessing.P
 and ``polypool.futures`` (``ProcessPoolExecutor``).
 """
 
+import itertools
 import types
 
 from polypool import byvalue, codec
@@ -21,6 +22,16 @@ def function_ref(func):
     if module_name == "__mp_main__":
         module_name = "__main__"
     return f"{module_name}:{func.__qualname__}"
+
+
+def chunked(items, size):
+    """Consecutive chunks of ``size`` items, the last one maybe shorter: slices of a list,
+    tuple or range (a range's chunks pickle small), lists of any other iterable, which is
+    read lazily, one chunk at a time."""
+    if type(items) in (list, tuple, range):
+        return (items[i:i + size] for i in range(0, len(items), size))
+    it = iter(items)
+    return iter(lambda: list(itertools.islice(it, size)), [])
 
 
 def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
