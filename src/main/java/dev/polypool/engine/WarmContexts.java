@@ -18,8 +18,9 @@ import dev.polypool.io.ConsoleSink;
  * seconds on a cold one).
  *
  * <p>A warm context has run GraalPy's initialisation and imported polypool's worker module,
- * but has no identity yet: {@code polypool.worker.start} or {@code run_process}, called
- * through {@link Prepared#worker()}, gives it one. A supply made with a <em>template</em>
+ * but has no identity yet: the pool's {@link Driver#startWorker} ({@code polypool.worker.start}
+ * or {@code polypool.embed.start}) or a process's {@code polypool.worker.run_process} gives
+ * it one. A supply made with a <em>template</em>
  * also runs {@code polypool.worker.preload(template)} in each context: that is how the
  * forkserver start method's workers come with the modules of {@code set_forkserver_preload()}
  * already imported, as CPython's forkserver forks them from a server that imported them once.
