@@ -317,7 +317,11 @@ class SpawnMainTest(unittest.TestCase):
     def test_spawned_children_import_the_main_script_again(self):
         proc = run_script("""\
             import multiprocessing as mp
-            print("top", __name__, flush=True)
+            import sys
+            # one write: print() writes the text and the newline apart, and the children
+            # print at the same moment
+            sys.stdout.write(f"top {__name__}\\n")
+            sys.stdout.flush()
 
             def cube(x):
                 return x ** 3
