@@ -65,7 +65,9 @@ public final class WarmContexts {
     }
 
     private final PolyglotRuntime runtime;
-    private final List<String> argv;
+    private volatile List<String> argv;
+    private volatile boolean argvChanged;
+    private final ProcessEnvironment environment;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
     private final int target;
@@ -95,8 +97,18 @@ public final class WarmContexts {
      */
     public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target,
                         Object bridge, String template) {
+        this(runtime, argv, ProcessEnvironment.INHERIT, stdout, stderr, target, bridge, template);
+    }
+
+    /**
+     * Starts creating {@code target} contexts in the background, whose working directory and
+     * environment are {@code environment}'s; returns at once.
+     */
+    public WarmContexts(PolyglotRuntime runtime, List<String> argv, ProcessEnvironment environment,
+                        ConsoleSink stdout, ConsoleSink stderr, int target, Object bridge, String template) {
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
+        this.environment = Objects.requireNonNull(environment);
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
         if (target < 0) {
@@ -117,14 +129,15 @@ public final class WarmContexts {
      */
     public static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr,
                                    Object bridge) {
-        return prepare(runtime, argv, stdout, stderr, bridge, null);
+        return prepare(runtime, argv, ProcessEnvironment.INHERIT, stdout, stderr, bridge, null);
     }
 
-    private static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout,
-                                    ConsoleSink stderr, Object bridge, String template) {
+    private static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ProcessEnvironment environment,
+                                    ConsoleSink stdout, ConsoleSink stderr, Object bridge, String template) {
         OutputStream out = stdout.newLineStream();
         OutputStream err = stderr.newLineStream();
-        Context context = runtime.newContext(argv, java.io.InputStream.nullInputStream(), out, err, bridge);
+        Context context = runtime.newContext(argv, environment, java.io.InputStream.nullInputStream(), out, err,
+                bridge);
         try {
             Value worker = context.eval(WORKER_MODULE);
             if (template != null) {
@@ -146,17 +159,36 @@ public final class WarmContexts {
      *         GraalPy fails to initialise it, or the template fails to load
      */
     public Prepared take() throws InterruptedException {
+        Prepared p;
         synchronized (this) {
             while (ready.isEmpty() && inFlight > 0 && !closed) {
                 wait();
             }
-            Prepared p = ready.pollFirst();
+            p = ready.pollFirst();
             if (p != null) {
                 refill();
-                return p;
             }
         }
-        return prepare(runtime, argv, stdout, stderr, bridge, template);
+        if (p == null) {
+            return prepare(runtime, argv, environment, stdout, stderr, bridge, template);
+        }
+        if (argvChanged) {
+            // made before the program's command line was known (a resident engine's spare)
+            p.context().eval(SET_ARGV).execute(argv.toArray());
+        }
+        return p;
+    }
+
+    private static final Source SET_ARGV = Source.create("python",
+            "lambda *argv: setattr(__import__('sys'), 'argv', [str(a) for a in argv])");
+
+    /**
+     * Sets {@code sys.argv} of the contexts handed out from now on, including those made
+     * already.
+     */
+    public void setArgv(List<String> argv) {
+        this.argv = List.copyOf(argv);
+        this.argvChanged = true;
     }
 
     /** Stops making contexts and closes the ready ones. */
@@ -185,7 +217,7 @@ public final class WarmContexts {
         Prepared p = null;
         try {
             Trace.log("warming a context");
-            p = prepare(runtime, argv, stdout, stderr, bridge, template);
+            p = prepare(runtime, argv, environment, stdout, stderr, bridge, template);
             Trace.log("warm context ready");
         } catch (RuntimeException e) {
             Trace.log("warming failed: " + e);
