@@ -125,6 +125,15 @@ class RunTest(ServerCase):
             self.assertEqual(self.ok("-c", leak, d, cwd=d), "leaked\n")
             self.assertEqual(self.ok("-c", check, cwd=d), f"False False False {os.path.realpath(d)}\n")
 
+    def test_process_names_count_from_1_in_every_run(self):
+        code = ("from multiprocessing import Pool, Process, current_process\n"
+                "def name(_):\n    return current_process().name\n"
+                "if __name__ == '__main__':\n"
+                "    p = Process(target=print)\n    p.start()\n    p.join()\n"
+                "    with Pool(1) as pool:\n        print(p.name, pool.map(name, [0]))\n")
+        for _ in range(2):
+            self.assertEqual(self.ok("-c", code), "\nProcess-1 ['ForkPoolWorker-2']\n")
+
     def test_stdin(self):
         self.assertEqual(self.ok("-c", "import sys; print(sys.stdin.read().split())", input="a b\nc\n"),
                          "['a', 'b', 'c']\n")

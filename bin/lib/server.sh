@@ -33,13 +33,16 @@ server_root() {
 server_setup() {
     local key root
     # POLYPOOL_JVM_OPTS is part of the key: a server runs with the options it started with
-    key="$({ sha256sum "$jar"; stat -c '%n %s %Y' "$here"/target/lib/*.jar; echo "$java ${run_flags[*]} ${POLYPOOL_JVM_OPTS:-}"; } |
+    key="$({ sha256sum "$jar"; stat -c '%n %s %Y' "$here"/target/lib/*.jar; echo "$java ${run_flags[*]} ${POLYPOOL_JVM_OPTS:-} $(sha256sum <"$here/bin/lib/server.sh")"; } |
         sha256sum | cut -c1-16)"
     root="$(server_root)"
     mkdir -p "$root"
     server_dir="$root/server-$key"
+    # G1PeriodicGCInterval: a server between runs collects and gives memory back to the
+    # system within a minute; G1 otherwise keeps the heap it grew to (GBs after a few runs)
     # shellcheck disable=SC2206
-    server_cmd=("$java" "${run_flags[@]}" ${POLYPOOL_JVM_OPTS:-} dev.polypool.server.Server "$server_dir")
+    server_cmd=("$java" "${run_flags[@]}" -XX:G1PeriodicGCInterval=60000 ${POLYPOOL_JVM_OPTS:-}
+        dev.polypool.server.Server "$server_dir")
 }
 
 # bin/polypool --server status|stop|start. stop and status cover this user's servers of

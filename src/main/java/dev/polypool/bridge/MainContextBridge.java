@@ -10,7 +10,6 @@ import org.graalvm.polyglot.HostAccess;
 import dev.polypool.engine.ChildProcess;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessEnvironment;
-import dev.polypool.engine.ProcessIds;
 import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
 import dev.polypool.io.ConsoleSink;
@@ -40,6 +39,7 @@ public final class MainContextBridge {
     private final Sentinel sentinel = new Sentinel();
     private volatile Context mainContext;
     private volatile int signalled;
+    private final java.util.concurrent.atomic.AtomicInteger identities = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
      * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
@@ -63,7 +63,8 @@ public final class MainContextBridge {
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
         this.warmContexts = warmContexts;
-        this.warm = new WarmContexts(runtime, argv, environment, stdout, stderr, warmContexts, this, null);
+        this.warm = new WarmContexts(runtime, argv, environment, stdout, stderr, warmContexts, this, null,
+                this::nextIdentity);
     }
 
     /**
@@ -81,7 +82,8 @@ public final class MainContextBridge {
                 templates.close();
             }
             templateKey = template;
-            templates = new WarmContexts(runtime, argv, environment, stdout, stderr, warmContexts, this, template);
+            templates = new WarmContexts(runtime, argv, environment, stdout, stderr, warmContexts, this, template,
+                    this::nextIdentity);
         }
         return templates;
     }
@@ -129,10 +131,13 @@ public final class MainContextBridge {
         return child;
     }
 
-    /** The next process identity (the {@code N} of {@code ForkPoolWorker-N}). */
+    /**
+     * The next process identity (the {@code N} of {@code ForkPoolWorker-N}), counted per
+     * program from 1 as in CPython, also when a resident engine runs many programs.
+     */
     @HostAccess.Export
     public int nextIdentity() {
-        return ProcessIds.nextIdentity();
+        return identities.incrementAndGet();
     }
 
     /**

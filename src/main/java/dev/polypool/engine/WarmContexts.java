@@ -5,6 +5,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.IntSupplier;
 
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.Source;
@@ -65,6 +66,7 @@ public final class WarmContexts {
     }
 
     private final PolyglotRuntime runtime;
+    private final IntSupplier identities;
     private volatile List<String> argv;
     private volatile boolean argvChanged;
     private final ProcessEnvironment environment;
@@ -97,15 +99,21 @@ public final class WarmContexts {
      */
     public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target,
                         Object bridge, String template) {
-        this(runtime, argv, ProcessEnvironment.INHERIT, stdout, stderr, target, bridge, template);
+        this(runtime, argv, ProcessEnvironment.INHERIT, stdout, stderr, target, bridge, template,
+                ProcessIds::nextIdentity);
     }
 
     /**
      * Starts creating {@code target} contexts in the background, whose working directory and
      * environment are {@code environment}'s; returns at once.
+     *
+     * @param identities where the workers of pools on this supply take their identities
+     *                   (the {@code N} of {@code ForkPoolWorker-N}): one program's counter
      */
     public WarmContexts(PolyglotRuntime runtime, List<String> argv, ProcessEnvironment environment,
-                        ConsoleSink stdout, ConsoleSink stderr, int target, Object bridge, String template) {
+                        ConsoleSink stdout, ConsoleSink stderr, int target, Object bridge, String template,
+                        IntSupplier identities) {
+        this.identities = Objects.requireNonNull(identities);
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
         this.environment = Objects.requireNonNull(environment);
@@ -181,6 +189,11 @@ public final class WarmContexts {
 
     private static final Source SET_ARGV = Source.create("python",
             "lambda *argv: setattr(__import__('sys'), 'argv', [str(a) for a in argv])");
+
+    /** The next process identity of the program these contexts are for. */
+    public int nextIdentity() {
+        return identities.getAsInt();
+    }
 
     /**
      * Sets {@code sys.argv} of the contexts handed out from now on, including those made
