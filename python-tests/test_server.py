@@ -83,8 +83,15 @@ class ServerCase(unittest.TestCase):
 
     def ok(self, *args, **kwargs):
         p = run(self.root, *args, **kwargs)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, 0, p.stderr + self.logs())
         return p.stdout
+
+    def logs(self):
+        text = ""
+        for path in glob.glob(os.path.join(self.root, "server-*", "server.log")):
+            with open(path) as f:
+                text += f"\n--- {path}\n" + f.read()
+        return text
 
     def the_pid(self):
         pids = server_pids(self.root)
@@ -220,6 +227,23 @@ class RecoveryTest(ServerCase):
         wait_for(lambda: not alive(old), "the old server retiring")
         new = [d for d in server_pids(self.root) if d != old_dir]
         self.assertEqual(len(new), 1)
+
+    def test_recycled_after_max_runs(self):
+        root = tempfile.mkdtemp(prefix="polypool-server-test-")
+        try:
+            pids = []
+            for _ in range(3):
+                p = run(root, "-c", "pass", POLYPOOL_SERVER_MAX_RUNS="2")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                pids.append(list(server_pids(root).values()))
+            self.assertEqual(pids[0], pids[1])  # the first server, retiring after its second run
+            self.assertEqual(len(pids[2]), 1)
+            self.assertNotEqual(pids[2], pids[0])
+        finally:
+            subprocess.run([POLYPOOL, "--server", "stop"], env=_env(root), capture_output=True, timeout=TIMEOUT)
+            for pid in server_pids(root).values():
+                wait_for(lambda: not alive(pid), f"server {pid} stopping", 60)
+            shutil.rmtree(root, ignore_errors=True)
 
     @unittest.skipUnless(hasattr(os, "getuid") and os.getuid() == 0, "needs root to act as another user")
     def test_another_uid_is_refused(self):

@@ -52,17 +52,21 @@ import dev.polypool.io.ConsoleSink;
  * only one listens per directory. It exits after {@code POLYPOOL_SERVER_IDLE_TIMEOUT}
  * seconds without runs (default 900; 0 for never); it retires, finishing its runs but
  * taking no new ones, when asked to (a server of another build started: the directories
- * of the other {@code server-*} siblings are asked when this one starts). It writes its
+ * of the other {@code server-*} siblings are asked when this one starts), and after
+ * {@code POLYPOOL_SERVER_MAX_RUNS} runs (default 1000; 0 for no limit), so that memory
+ * that closed contexts keep cannot add up without bound. It writes its
  * log to stdout, which the client that started it points at {@code server.log}.
  *
  * <p>Usage: {@code Server DIRECTORY}.
  */
 public final class Server {
     private static final long DEFAULT_IDLE_SECONDS = 900;
+    private static final int DEFAULT_MAX_RUNS = 1000;
 
     private final Path dir;
     private final Path socketPath;
     private final long idleMillis;
+    private final int maxRuns = envInt("POLYPOOL_SERVER_MAX_RUNS", DEFAULT_MAX_RUNS);
     private final UserPrincipal owner;
     private final FileLock lock;
     private final long startedAt = System.currentTimeMillis();
@@ -129,16 +133,20 @@ public final class Server {
     }
 
     private static long idleSeconds() {
-        String v = System.getenv("POLYPOOL_SERVER_IDLE_TIMEOUT");
-        if (v == null || v.isBlank()) {
-            return DEFAULT_IDLE_SECONDS;
+        return envInt("POLYPOOL_SERVER_IDLE_TIMEOUT", DEFAULT_IDLE_SECONDS);
+    }
+
+    /** A non-negative number from the environment, or {@code otherwise}. */
+    private static int envInt(String name, long otherwise) {
+        String v = System.getenv(name);
+        if (v != null && !v.isBlank()) {
+            try {
+                return Math.max(0, Integer.parseInt(v.strip()));
+            } catch (NumberFormatException e) {
+                log("ignoring " + name + "=" + v + ": not a number");
+            }
         }
-        try {
-            return Math.max(0, Long.parseLong(v.strip()));
-        } catch (NumberFormatException e) {
-            log("ignoring POLYPOOL_SERVER_IDLE_TIMEOUT=" + v + ": not a number of seconds");
-            return DEFAULT_IDLE_SECONDS;
-        }
+        return (int) otherwise;
     }
 
     static void log(String message) {
@@ -233,9 +241,13 @@ public final class Server {
             }
         }
         try {
-            Files.deleteIfExists(dir.resolve("pid"));
+            // unless a successor in this directory has written its own already
+            Path pid = dir.resolve("pid");
+            if (Files.readString(pid).strip().equals(Long.toString(ProcessHandle.current().pid()))) {
+                Files.delete(pid);
+            }
         } catch (IOException ignored) {
-            // the next server overwrites it
+            // gone already, or the next server overwrites it
         }
         log("exiting after " + runs.get() + " runs");
         System.exit(0);
@@ -273,6 +285,7 @@ public final class Server {
             // not Linux: no RSS figure
         }
         return "polypool server: pid " + ProcessHandle.current().pid()
+                + (listening ? "" : " (retiring)")
                 + ", up " + (System.currentTimeMillis() - startedAt) / 1000 + " s"
                 + ", " + runs.get() + " runs, " + (sessions.size() - 1) + " running"
                 + ", idle timeout " + (idleMillis == 0 ? "never" : idleMillis / 1000 + " s")
@@ -386,7 +399,12 @@ public final class Server {
             finished = true;
             stdin.close();
             writer.send(Frames.EXIT, Frames.intPayload(status));
-            if (listening) {
+            if (maxRuns > 0 && n >= maxRuns) {
+                // what closed contexts leave behind adds up (GraalPy issue #1083): a new
+                // server, started by the next run, begins afresh
+                log(n + " runs: retiring (POLYPOOL_SERVER_MAX_RUNS)");
+                stopListening();
+            } else if (listening) {
                 // the next run is most likely this one again, from the same shell
                 spares.prepare(environment);
             }
