@@ -380,6 +380,9 @@ public final class Server {
             try {
                 Spares.Spare spare = spares.take(environment);
                 Main.Prepared prepared = spare == null ? null : spare.await();
+                if (spare != null && prepared == null) {
+                    spare.discard(); // making it failed (logged): its thread goes
+                }
                 if (prepared == null) {
                     status = Main.run(args, new Main.Launch(stdin, new ConsoleSink(out), new ConsoleSink(err),
                             environment, this::started, null));
