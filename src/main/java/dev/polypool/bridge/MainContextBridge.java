@@ -4,12 +4,13 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.HostAccess;
 
 import dev.polypool.engine.ChildProcess;
 import dev.polypool.engine.OutcomeQueue;
 import dev.polypool.engine.PolyglotRuntime;
-import dev.polypool.engine.ProcessIds;
+import dev.polypool.engine.ProcessEnvironment;
 import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
 import dev.polypool.io.ConsoleSink;
@@ -26,7 +27,8 @@ import dev.polypool.sync.Sentinel;
  */
 public final class MainContextBridge {
     private final PolyglotRuntime runtime;
-    private final List<String> argv;
+    private volatile List<String> argv;
+    private final ProcessEnvironment environment;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
     private final int warmContexts;
@@ -36,6 +38,9 @@ public final class MainContextBridge {
     private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
     private final List<ChildProcess> children = new CopyOnWriteArrayList<>();
     private final Sentinel sentinel = new Sentinel();
+    private volatile Context mainContext;
+    private volatile int signalled;
+    private final java.util.concurrent.atomic.AtomicInteger identities = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
      * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
@@ -43,12 +48,24 @@ public final class MainContextBridge {
      */
     public MainContextBridge(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr,
                              int warmContexts) {
+        this(runtime, argv, ProcessEnvironment.INHERIT, stdout, stderr, warmContexts);
+    }
+
+    /**
+     * Creates the bridge of a program whose contexts start in {@code environment}'s working
+     * directory with its environment variables, and starts warming {@code warmContexts}
+     * worker contexts.
+     */
+    public MainContextBridge(PolyglotRuntime runtime, List<String> argv, ProcessEnvironment environment,
+                             ConsoleSink stdout, ConsoleSink stderr, int warmContexts) {
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
+        this.environment = Objects.requireNonNull(environment);
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
         this.warmContexts = warmContexts;
-        this.warm = new WarmContexts(runtime, argv, stdout, stderr, warmContexts, this);
+        this.warm = new WarmContexts(runtime, argv, environment, stdout, stderr, warmContexts, this, null,
+                this::nextIdentity);
     }
 
     /**
@@ -66,7 +83,8 @@ public final class MainContextBridge {
                 templates.close();
             }
             templateKey = template;
-            templates = new WarmContexts(runtime, argv, stdout, stderr, warmContexts, this, template);
+            templates = new WarmContexts(runtime, argv, environment, stdout, stderr, warmContexts, this, template,
+                    this::nextIdentity);
         }
         return templates;
     }
@@ -115,10 +133,13 @@ public final class MainContextBridge {
         return child;
     }
 
-    /** The next process identity (the {@code N} of {@code ForkPoolWorker-N}). */
+    /**
+     * The next process identity (the {@code N} of {@code ForkPoolWorker-N}), counted per
+     * program from 1 as in CPython, also when a resident engine runs many programs.
+     */
     @HostAccess.Export
     public int nextIdentity() {
-        return ProcessIds.nextIdentity();
+        return identities.incrementAndGet();
     }
 
     /**
@@ -128,6 +149,53 @@ public final class MainContextBridge {
     @HostAccess.Export
     public int sentinel() {
         return sentinel.fd();
+    }
+
+    /**
+     * Sets the program's command line ({@code sys.argv} of its workers and processes from
+     * now on): a resident engine prepares a bridge before it knows which program will run.
+     */
+    public synchronized void setArgv(List<String> argv) {
+        this.argv = List.copyOf(argv);
+        warm.setArgv(this.argv);
+        if (templates != null) {
+            templates.setArgv(this.argv);
+        }
+    }
+
+    /** Tells the bridge which context runs the main program, for {@link #raiseSignal}. */
+    public void setMainContext(Context context) {
+        this.mainContext = context;
+    }
+
+    /**
+     * Makes the run's main program see signal {@code signum} as CPython would.
+     *
+     * <p>SEAM: engineer "faults" (issue 15) owns the real implementation (KeyboardInterrupt
+     * for SIGINT, the program's own handlers, 130/143). This minimal stand-in, which the
+     * resident engine calls for the client's SIGINT/SIGTERM/SIGHUP, cancels the main
+     * program (its context is closed, cancelling the code it runs) and makes
+     * {@link #signalled()} report {@code signum}, so the run ends with status
+     * 128 + signum. Returns at once.
+     */
+    public void raiseSignal(int signum) {
+        signalled = signum;
+        Context c = mainContext;
+        if (c != null) {
+            // close(true) waits for the cancelled code to stop: not on the caller's thread
+            Thread.ofPlatform().daemon(true).name("polypool-signal").start(() -> {
+                try {
+                    c.close(true);
+                } catch (RuntimeException ignored) {
+                    // the program ended meanwhile
+                }
+            });
+        }
+    }
+
+    /** The signal {@link #raiseSignal} last raised, or 0. */
+    public int signalled() {
+        return signalled;
     }
 
     /**

@@ -1,10 +1,12 @@
 package dev.polypool.cli;
 
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
 
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.PolyglotException;
@@ -13,6 +15,7 @@ import org.graalvm.polyglot.Value;
 
 import dev.polypool.bridge.MainContextBridge;
 import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.ProcessEnvironment;
 import dev.polypool.engine.Protocol;
 import dev.polypool.engine.Trace;
 import dev.polypool.io.ConsoleSink;
@@ -43,6 +46,91 @@ public final class Main {
             polypool runs multiprocessing pools on GraalPy contexts inside one JVM.""";
 
     private Main() {
+    }
+
+    /**
+     * Where a run's program finds its standard streams, working directory and environment:
+     * this JVM's own for an in-process run, the client's in the resident engine.
+     *
+     * @param started  called once the main context exists, with its bridge (through which
+     *                 signals reach the program)
+     * @param prepared a main context made ahead of the run for these streams and this
+     *                 environment, or null to make one
+     */
+    public record Launch(InputStream stdin, ConsoleSink stdout, ConsoleSink stderr, ProcessEnvironment environment,
+                         Consumer<MainContextBridge> started, Prepared prepared) {
+        /** This JVM's own streams, working directory and environment. */
+        public static Launch inProcess() {
+            return new Launch(System.in, ConsoleSink.stdout(), ConsoleSink.stderr(), ProcessEnvironment.INHERIT,
+                    bridge -> { }, null);
+        }
+    }
+
+    private static final Source MAIN_RUN = Source.create("python",
+            "__import__('polypool.main', fromlist=['run']).run");
+    private static final Source SET_ARGV = Source.create("python",
+            "lambda *argv: setattr(__import__('sys'), 'argv', [str(a) for a in argv])");
+
+    /**
+     * A main context and its bridge, whose worker contexts start warming at once; the
+     * resident engine makes one ahead of the next run (a spare), which then only pays for
+     * what the program itself does. Not thread-safe: one run uses it.
+     */
+    public static final class Prepared {
+        private final MainContextBridge bridge;
+        private final Context context;
+        private final OutputStream out;
+        private final OutputStream err;
+        private Value run;
+
+        private Prepared(MainContextBridge bridge, Context context, OutputStream out, OutputStream err) {
+            this.bridge = bridge;
+            this.context = context;
+            this.out = out;
+            this.err = err;
+        }
+
+        /**
+         * Creates the bridge and the main context; returns before any Python code has run
+         * unless {@link #importMain()} is called.
+         */
+        public static Prepared create(PolyglotRuntime runtime, List<String> argv, ProcessEnvironment environment,
+                                      InputStream stdin, ConsoleSink stdout, ConsoleSink stderr, int warmContexts) {
+            // worker contexts warm up while the main context starts: most scripts make a pool
+            MainContextBridge bridge = new MainContextBridge(runtime, argv, environment, stdout, stderr, warmContexts);
+            OutputStream out = stdout.newLineStream();
+            OutputStream err = stderr.newLineStream();
+            Context context = runtime.newContext(argv, environment, stdin, out, err, bridge);
+            bridge.setMainContext(context);
+            return new Prepared(bridge, context, out, err);
+        }
+
+        /** Initialises GraalPy and imports {@code polypool.main} (seconds in a cold engine). */
+        public void importMain() {
+            if (run == null) {
+                run = context.eval(MAIN_RUN);
+            }
+        }
+
+        private void setArgv(List<String> argv) {
+            bridge.setArgv(argv);
+            context.eval(SET_ARGV).execute(argv.toArray());
+        }
+
+        /** Stops the program's workers and closes the context; never throws. */
+        public void close() {
+            bridge.terminateAll();
+            Trace.log("pools terminated");
+            try {
+                out.flush();
+                err.flush();
+                context.close(true);
+                Trace.log("main context closed");
+            } catch (Exception ignored) {
+                // closing a context whose program called os._exit; nothing left to flush
+            }
+            dev.polypool.sync.SyncServices.get().detach(context);
+        }
     }
 
     /** What to run, parsed from the command line. */
@@ -106,13 +194,13 @@ public final class Main {
      * How many worker contexts to warm up ahead of need: {@code POLYPOOL_WARM_CONTEXTS}, else
      * the number of processors (what {@code Pool()} starts).
      */
-    static int warmContextCount() {
-        String v = System.getenv("POLYPOOL_WARM_CONTEXTS");
+    public static int warmContextCount(ProcessEnvironment environment, PrintStream messages) {
+        String v = environment.getenv("POLYPOOL_WARM_CONTEXTS");
         if (v != null && !v.isBlank()) {
             try {
                 return Math.max(0, Integer.parseInt(v.trim()));
             } catch (NumberFormatException e) {
-                System.err.println("polypool: ignoring POLYPOOL_WARM_CONTEXTS=" + v + ": not a number");
+                messages.println("polypool: ignoring POLYPOOL_WARM_CONTEXTS=" + v + ": not a number");
             }
         }
         return Runtime.getRuntime().availableProcessors();
@@ -133,76 +221,93 @@ public final class Main {
         System.exit(run(args));
     }
 
-    /** Runs a command line and returns the exit status; never calls {@link System#exit}. */
+    /** Runs a command line in this JVM and returns the exit status; never calls {@link System#exit}. */
     public static int run(String[] args) {
+        return run(args, Launch.inProcess());
+    }
+
+    /** Runs a command line with {@code launch}'s streams and environment; returns the exit status. */
+    public static int run(String[] args, Launch launch) {
+        ProcessEnvironment environment = launch.environment();
+        PrintStream messages = new PrintStream(launch.stderr().newLineStream(), true);
         Invocation inv;
         try {
             inv = parse(args);
         } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.err.println("usage: polypool [option] ... [-c cmd | -m mod | file | -] [arg] ...");
-            return 2;
+            messages.println(e.getMessage());
+            messages.println("usage: polypool [option] ... [-c cmd | -m mod | file | -] [arg] ...");
+            return unused(launch, 2);
         }
         if (inv.mode().equals("help")) {
-            System.out.println(USAGE);
-            return 0;
+            PrintStream out = new PrintStream(launch.stdout().newLineStream(), true);
+            out.println(USAGE);
+            return unused(launch, 0);
         }
-        String problem = startMethodProblem(System.getenv("POLYPOOL_START_METHOD"));
+        String problem = startMethodProblem(environment.getenv("POLYPOOL_START_METHOD"));
         if (problem != null) {
-            System.err.println("polypool: " + problem);
-            return 2;
+            messages.println("polypool: " + problem);
+            return unused(launch, 2);
         }
         PolyglotRuntime runtime;
         Trace.log("main started");
         try {
             runtime = PolyglotRuntime.get();
         } catch (IllegalStateException e) {
-            System.err.println("polypool: " + e.getMessage());
-            return 1;
+            messages.println("polypool: " + e.getMessage());
+            return unused(launch, 1);
         }
-        ConsoleSink stdout = ConsoleSink.stdout();
-        ConsoleSink stderr = ConsoleSink.stderr();
-        OutputStream out = stdout.newLineStream();
-        OutputStream err = stderr.newLineStream();
-        // worker contexts warm up while the main context starts: most scripts make a pool
-        MainContextBridge bridge = new MainContextBridge(runtime, inv.argv(), stdout, stderr, warmContextCount());
+        Prepared main = launch.prepared();
+        if (main == null) {
+            main = Prepared.create(runtime, inv.argv(), environment, launch.stdin(), launch.stdout(),
+                    launch.stderr(), warmContextCount(environment, messages));
+        } else {
+            main.setArgv(inv.argv());
+        }
         Trace.log("engine ready");
-        Context context = runtime.newContext(inv.argv(), System.in, out, err, bridge);
+        MainContextBridge bridge = main.bridge;
+        launch.started().accept(bridge);
         int status;
         try {
             if (inv.mode().equals("version")) {
-                Value v = context.eval("python", "__import__('sys').version.split()[0]");
-                new PrintStream(out, true).println("Python " + v.asString());
+                Value v = main.context.eval("python", "__import__('sys').version.split()[0]");
+                new PrintStream(main.out, true).println("Python " + v.asString());
                 status = 0;
             } else {
                 String mode = inv.mode().equals("stdin") ? "command" : inv.mode();
-                String target = inv.mode().equals("stdin") ? new String(System.in.readAllBytes()) : inv.target();
-                Value run = context.eval(Source.create("python", "__import__('polypool.main', fromlist=['run']).run"));
+                String target = inv.mode().equals("stdin") ? new String(launch.stdin().readAllBytes()) : inv.target();
+                main.importMain();
                 Trace.log("main context ready");
-                status = run.execute(mode, target).asInt();
+                status = main.run.execute(mode, target).asInt();
                 Trace.log("program finished");
             }
         } catch (PolyglotException e) {
             if (e.isExit()) {
                 status = e.getExitStatus();
+            } else if (bridge.signalled() != 0) {
+                status = 128 + bridge.signalled();
             } else {
-                System.err.println("polypool: internal error: " + e.getMessage());
+                messages.println("polypool: internal error: " + e.getMessage());
                 status = 1;
             }
+        } catch (IllegalStateException e) {
+            // the context was closed by raiseSignal before or between evaluations
+            if (bridge.signalled() == 0) {
+                throw e;
+            }
+            status = 128 + bridge.signalled();
         } catch (java.io.IOException e) {
-            System.err.println("polypool: cannot read the program: " + e.getMessage());
+            messages.println("polypool: cannot read the program: " + e.getMessage());
             status = 1;
         } finally {
-            bridge.terminateAll();
-            Trace.log("pools terminated");
+            main.close();
         }
-        try {
-            out.flush();
-            err.flush();
-            context.close(true);
-            Trace.log("main context closed");
-        } catch (Exception ignored) {
-            // closing a context whose program called os._exit; nothing left to flush
+        return status;
+    }
+
+    /** Closes the launch's prepared context, which a run that ends before its program does not use. */
+    private static int unused(Launch launch, int status) {
+        if (launch.prepared() != null) {
+            launch.prepared().close();
         }
         return status;
     }

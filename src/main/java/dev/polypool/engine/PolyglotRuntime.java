@@ -100,6 +100,16 @@ public final class PolyglotRuntime {
      * @return the context; its pipe handles are closed by {@link SyncServices#detach} once it is
      */
     public Context newContext(List<String> argv, InputStream in, OutputStream out, OutputStream err, Object bridge) {
+        return newContext(argv, ProcessEnvironment.INHERIT, in, out, err, bridge);
+    }
+
+    /**
+     * Creates a GraalPy context as {@link #newContext(List, InputStream, OutputStream,
+     * OutputStream, Object)} does, whose {@code os.getcwd()} and {@code os.environ} start as
+     * {@code environment}'s.
+     */
+    public Context newContext(List<String> argv, ProcessEnvironment environment, InputStream in, OutputStream out,
+                              OutputStream err, Object bridge) {
         Context.Builder b = Context.newBuilder("python")
                 .engine(engine)
                 .allowHostAccess(HOST_ACCESS)
@@ -109,7 +119,6 @@ public final class PolyglotRuntime {
                 .allowNativeAccess(true)
                 .allowCreateThread(true)
                 .allowCreateProcess(true)
-                .allowEnvironmentAccess(EnvironmentAccess.INHERIT)
                 .allowPolyglotAccess(org.graalvm.polyglot.PolyglotAccess.ALL)
                 .in(in)
                 .out(out)
@@ -119,6 +128,15 @@ public final class PolyglotRuntime {
                         "python.DontWriteBytecodeFlag", "false",
                         "python.PyCachePrefix", bytecodeCache.toString()))
                 .arguments("python", argv.toArray(String[]::new));
+        if (environment.env() == null) {
+            b.allowEnvironmentAccess(EnvironmentAccess.INHERIT);
+        } else {
+            // NONE: the context sees exactly these variables, not the server's own
+            b.allowEnvironmentAccess(EnvironmentAccess.NONE).environment(environment.env());
+        }
+        if (environment.cwd() != null) {
+            b.currentWorkingDirectory(environment.cwd());
+        }
         if (EXECUTABLE != null) {
             // sys.executable: programs re-run "the interpreter" with it (subprocess, tests)
             b.option("python.Executable", EXECUTABLE);

@@ -5,6 +5,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.IntSupplier;
 
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.Source;
@@ -66,7 +67,10 @@ public final class WarmContexts {
     }
 
     private final PolyglotRuntime runtime;
-    private final List<String> argv;
+    private final IntSupplier identities;
+    private volatile List<String> argv;
+    private volatile boolean argvChanged;
+    private final ProcessEnvironment environment;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
     private final int target;
@@ -96,8 +100,24 @@ public final class WarmContexts {
      */
     public WarmContexts(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr, int target,
                         Object bridge, String template) {
+        this(runtime, argv, ProcessEnvironment.INHERIT, stdout, stderr, target, bridge, template,
+                ProcessIds::nextIdentity);
+    }
+
+    /**
+     * Starts creating {@code target} contexts in the background, whose working directory and
+     * environment are {@code environment}'s; returns at once.
+     *
+     * @param identities where the workers of pools on this supply take their identities
+     *                   (the {@code N} of {@code ForkPoolWorker-N}): one program's counter
+     */
+    public WarmContexts(PolyglotRuntime runtime, List<String> argv, ProcessEnvironment environment,
+                        ConsoleSink stdout, ConsoleSink stderr, int target, Object bridge, String template,
+                        IntSupplier identities) {
+        this.identities = Objects.requireNonNull(identities);
         this.runtime = Objects.requireNonNull(runtime);
         this.argv = List.copyOf(argv);
+        this.environment = Objects.requireNonNull(environment);
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
         if (target < 0) {
@@ -118,14 +138,15 @@ public final class WarmContexts {
      */
     public static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout, ConsoleSink stderr,
                                    Object bridge) {
-        return prepare(runtime, argv, stdout, stderr, bridge, null);
+        return prepare(runtime, argv, ProcessEnvironment.INHERIT, stdout, stderr, bridge, null);
     }
 
-    private static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ConsoleSink stdout,
-                                    ConsoleSink stderr, Object bridge, String template) {
+    private static Prepared prepare(PolyglotRuntime runtime, List<String> argv, ProcessEnvironment environment,
+                                    ConsoleSink stdout, ConsoleSink stderr, Object bridge, String template) {
         OutputStream out = stdout.newLineStream();
         OutputStream err = stderr.newLineStream();
-        Context context = runtime.newContext(argv, java.io.InputStream.nullInputStream(), out, err, bridge);
+        Context context = runtime.newContext(argv, environment, java.io.InputStream.nullInputStream(), out, err,
+                bridge);
         try {
             Value worker = context.eval(WORKER_MODULE);
             if (template != null) {
@@ -147,17 +168,41 @@ public final class WarmContexts {
      *         GraalPy fails to initialise it, or the template fails to load
      */
     public Prepared take() throws InterruptedException {
+        Prepared p;
         synchronized (this) {
             while (ready.isEmpty() && inFlight > 0 && !closed) {
                 wait();
             }
-            Prepared p = ready.pollFirst();
+            p = ready.pollFirst();
             if (p != null) {
                 refill();
-                return p;
             }
         }
-        return prepare(runtime, argv, stdout, stderr, bridge, template);
+        if (p == null) {
+            return prepare(runtime, argv, environment, stdout, stderr, bridge, template);
+        }
+        if (argvChanged) {
+            // made before the program's command line was known (a resident engine's spare)
+            p.context().eval(SET_ARGV).execute(argv.toArray());
+        }
+        return p;
+    }
+
+    private static final Source SET_ARGV = Source.create("python",
+            "lambda *argv: setattr(__import__('sys'), 'argv', [str(a) for a in argv])");
+
+    /** The next process identity of the program these contexts are for. */
+    public int nextIdentity() {
+        return identities.getAsInt();
+    }
+
+    /**
+     * Sets {@code sys.argv} of the contexts handed out from now on, including those made
+     * already.
+     */
+    public void setArgv(List<String> argv) {
+        this.argv = List.copyOf(argv);
+        this.argvChanged = true;
     }
 
     /** Stops making contexts and closes the ready ones. */
@@ -186,7 +231,7 @@ public final class WarmContexts {
         Prepared p = null;
         try {
             Trace.log("warming a context");
-            p = prepare(runtime, argv, stdout, stderr, bridge, template);
+            p = prepare(runtime, argv, environment, stdout, stderr, bridge, template);
             Trace.log("warm context ready");
         } catch (RuntimeException e) {
             Trace.log("warming failed: " + e);

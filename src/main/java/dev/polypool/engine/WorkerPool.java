@@ -399,7 +399,7 @@ public final class WorkerPool {
     }
 
     private void startWorker() {
-        int identity = ProcessIds.nextIdentity();
+        int identity = config.warm() != null ? config.warm().nextIdentity() : ProcessIds.nextIdentity();
         Worker w = new Worker(this, config.namePrefix() + "-" + identity, identity);
         workers.add(w);
         w.start();
