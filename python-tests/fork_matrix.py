@@ -28,6 +28,8 @@ USES = ("task", "arg", "result", "init", "pipe", "process")
 PROCESS_KINDS = ("plain", "wraps", "singledispatch", "globals", "lambda", "closure")
 BY_VALUE_ONLY = {"lambda": "PicklingError", "closure": "AttributeError"}
 PLAIN_SAMPLES = {"typeddict"}  # its instances are plain dicts
+FUNCTION_KINDS = {"wraps", "singledispatch", "recursive", "mutually-recursive",
+                  "defaults-annotations", "globals", "lambda", "closure"}
 
 
 def expected(method, place, use, kind, polypool):
@@ -49,9 +51,14 @@ def expected(method, place, use, kind, polypool):
         # the re-imported main script does not define what the guard defines
         if use == "pipe":
             return "ERR AttributeError"
-        if polypool:
-            return "ok"  # extension: sent by value when the child lacks it
-        return "exit 1" if use == "process" else "hang"
+        if not polypool:
+            return "exit 1" if use == "process" else "hang"
+        # extension: a task function, a pool's initializer arguments and a Process go
+        # by value where the child lacks them; other task arguments and callables go
+        # by name as in CPython, and the task fails at once where CPython hangs
+        if use in ("init", "process") or (use == "task" and kind in FUNCTION_KINDS):
+            return "ok"
+        return "ERR AttributeError"
     if not fork and kind == "class-attribute-changed" and use in ("arg", "init", "pipe"):
         return "diff"  # the child's class is the re-imported one, count == 0
     return "ok"
@@ -303,12 +310,19 @@ def main(method, polypool):
             if not parent.poll(TIMEOUT):
                 results[place, kind, "pipe"] = "ERR TimeoutError"
                 break
-            reply = parent.recv()
+            try:
+                reply = parent.recv()
+            except Exception as e:  # the process died
+                results[place, kind, "pipe"] = error(e)
+                break
             if reply[0] == "err":
                 results[place, kind, "pipe"] = reply[1]
             else:
                 results[place, kind, "pipe"] = outcome(reply[1], describe(kind, sample), same(reply[2], sample))
-        parent.send(None)  # a forked child holds this end too: no end of file
+        try:
+            parent.send(None)  # a forked child holds this end too: no end of file
+        except OSError:
+            pass
         parent.close()
         proc.join(TIMEOUT)
         if proc.is_alive():

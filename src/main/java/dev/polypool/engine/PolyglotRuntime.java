@@ -132,6 +132,7 @@ public final class PolyglotRuntime {
         // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
         Value bindings = context.getPolyglotBindings();
         bindings.putMember("polypool.sync", SyncServices.get());
+        bindings.putMember("polypool.trace", Trace.SINK);
         SyncServices.get().attach(context);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);
