@@ -273,8 +273,12 @@ FACTOR_X = 3
 TABLE_X = {"k": 7}
 
 
+def offset_X(x):
+    return x + 1
+
+
 def scale_X(x):
-    return x * FACTOR_X + TABLE_X["k"] + len(Plain_X(1).show())
+    return x * FACTOR_X + TABLE_X["k"] + offset_X(1)
 
 
 double_X = lambda x: x * 2  # noqa: E731

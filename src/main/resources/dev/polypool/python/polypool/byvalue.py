@@ -3,10 +3,14 @@
 CPython pickles a function or class by reference: the receiver imports it by name. A
 lambda, a closure, a nested function or a class defined in a function has no such name;
 polypool sends those by value instead (code objects through ``marshal``), as cloudpickle
-does. ``ValuePickler`` is the fallback of ``polypool.codec.dumps``; ``SpawnPickler``
-pickles for a child that re-imports the main script (spawn, forkserver);
-``child_being_started`` lets locks through as a forked or spawned child inherits them.
-Imports nothing of polypool: ``codec`` and ``snapshot`` build on it.
+does: a function with the globals it uses (``used_globals``), which the receiver adds to
+its module's where missing; a class of any metaclass as a skeleton and its attributes
+(``reduce_class``; enums from their members, ``_reduce_enum``), with an id that makes it
+the same class in every context that gets it again or sends it back. ``ValuePickler`` is
+the fallback of ``polypool.codec.dumps``; ``SpawnPickler`` pickles for a child that
+re-imports the main script (spawn, forkserver); ``child_being_started`` lets locks through
+as a forked or spawned child inherits them. Imports nothing of polypool: ``codec`` and
+``snapshot`` build on it.
 """
 
 import abc
@@ -44,9 +48,21 @@ def _module_dict(name):
         return {"__builtins__": builtins, "__name__": name}
 
 
-def _make_function(code, name, ncells, module=None):
+def _define_in_main(obj, module, qualname):
+    """Define a function or class of ``__main__`` made here by value there, if its name
+    is free, as a forked child would have it: later tasks, results and the references of
+    a definition to itself then find it by name."""
+    if module in ("__main__", "__mp_main__") and qualname.isidentifier():
+        namespace = main_dict()
+        if namespace is not None:
+            namespace.setdefault(qualname, obj)
+
+
+def _make_function(code, name, ncells, module=None, qualname=None):
     closure = tuple(types.CellType() for _ in range(ncells)) or None
-    return types.FunctionType(marshal.loads(code), _module_dict(module), name, None, closure)
+    func = types.FunctionType(marshal.loads(code), _module_dict(module), name, None, closure)
+    _define_in_main(func, module, qualname or name)
+    return func
 
 
 def _set_function_state(func, state):
@@ -118,6 +134,13 @@ def _orphan_globals(func):
     return module is None or getattr(module, "__dict__", None) is not func.__globals__
 
 
+def carries_globals(func):
+    """Whether ``func`` sent by value takes globals with it: a function of ``__main__``
+    (the receiver's may lack what the parent set under its guard) or of no module; a
+    module's function finds them in the module, imported in the receiver."""
+    return func.__globals__.get("__name__") in ("__main__", "__mp_main__") or _orphan_globals(func)
+
+
 def reduce_function(func, carried=None):
     """The by-value reduction of ``func``; ``carried``: globals to send with it (always
     those it uses when its globals are no module's)."""
@@ -132,7 +155,8 @@ def reduce_function(func, carried=None):
     # its globals are those of the module that made it, not always its __module__: a
     # wrapper of functools.wraps or a method dataclasses made says the class's module
     module = func.__globals__.get("__name__", func.__module__)
-    return (_make_function, (marshal.dumps(func.__code__), func.__name__, len(cells), module),
+    return (_make_function, (marshal.dumps(func.__code__), func.__name__, len(cells), module,
+                             func.__qualname__),
             state, None, None, _set_function_state)
 
 
@@ -160,6 +184,7 @@ def _known_class(cid, make):
             _classes_by_id[cid] = cls
             _class_ids[cls] = cid
         _fresh.add(cls)
+        _define_in_main(cls, cls.__module__, cls.__qualname__)
     return cls
 
 
@@ -299,6 +324,17 @@ def _make_typevar(name, constraints, bound, covariant, contravariant):
                           contravariant=contravariant)
 
 
+def _typevar_from_main(name, *args):
+    """A ``TypeVar`` of ``__main__`` as this context's main module defines it, else made
+    and defined there (see ``_from_main``)."""
+    namespace = main_dict() or {}
+    tv = namespace.get(name)
+    if type(tv) is not typing.TypeVar:
+        tv = _make_typevar(name, *args)
+        _define_in_main(tv, "__main__", name)
+    return tv
+
+
 def reduce_typevar(tv):
     """A ``TypeVar`` by value: its own reduction names it in its module."""
     return _make_typevar, (tv.__name__, tv.__constraints__, tv.__bound__, tv.__covariant__,
@@ -314,6 +350,8 @@ def _reduce_library_object(obj):
     wrongly: properties, class and static methods, mapping proxies, weak containers, and
     the sentinels of ``dataclasses`` (which must stay the module's own objects)."""
     t = type(obj)
+    if t is types.ModuleType and sys.modules.get(obj.__name__) is obj:
+        return importlib.import_module, (obj.__name__,)  # a global a function carries
     if t is property:
         return property, (obj.fget, obj.fset, obj.fdel, obj.__doc__)
     if t is classmethod or t is staticmethod:
@@ -372,7 +410,7 @@ def by_value(obj, carry=True):
     """The by-value reduction of a function (with the globals it uses when ``carry``), a
     class or an ``lru_cache`` function; None for anything else."""
     if isinstance(obj, types.FunctionType):
-        return reduce_function(obj, used_globals(obj) if carry else None)
+        return reduce_function(obj, used_globals(obj) if carry and carries_globals(obj) else None)
     if isinstance(obj, type) and obj.__flags__ & _HEAP_TYPE:
         return reduce_class(obj)
     if type(obj) is functools._lru_cache_wrapper:
@@ -399,21 +437,21 @@ class ValuePickler(ForkingPickler):
 
 
 def _from_main(qualname, fallback):
-    """A ``__main__`` function or class as the re-imported main script defines it (spawn),
-    else rebuilt from its value and defined there: one the script defines under ``if
-    __name__ == "__main__":`` exists only in the parent."""
-    main = sys.modules.get("__main__")
-    obj = main
+    """A ``__main__`` function or class as this context's main module defines it (the
+    re-imported script, under spawn), else rebuilt from its value (which defines it
+    there, ``_define_in_main``): one the script defines under ``if __name__ ==
+    "__main__":`` exists only in the parent. Without a fallback, it is one being rebuilt
+    further out in the same message."""
+    obj = sys.modules.get("__main__")
     try:
         for part in qualname.split("."):
             obj = getattr(obj, part)
-        return obj
+        if getattr(obj, "__qualname__", qualname) == qualname:  # not one a base defines
+            return obj
     except AttributeError:
-        obj = pickle.loads(fallback.encode("latin-1"))
-    if "." not in qualname and main is not None:
-        # as a forked child would have it: later tasks and results find it by name
-        main.__dict__.setdefault(qualname, obj)
-    return obj
+        if fallback is None:
+            raise
+    return pickle.loads(fallback.encode("latin-1"))
 
 
 class SpawnPickler(ForkingPickler):
@@ -429,26 +467,36 @@ class SpawnPickler(ForkingPickler):
         self._forced = forced
         self._active = active  # ids of the main objects whose values are being pickled
         self._texts = {} if texts is None else texts  # main object id -> its value, pickled
+        self._needs = set()  # ids in _active this pickle refers to
 
     def reducer_override(self, obj):
         if self._inherit:
             synchronize = sys.modules.get("multiprocessing.synchronize")
             if synchronize is not None and isinstance(obj, synchronize.SemLock):
                 return reduce_semlock(obj)
+        if type(obj) is typing.TypeVar and obj.__module__ in ("__main__", "__mp_main__"):
+            return (_typevar_from_main,) + reduce_typevar(obj)[1:]
         if not isinstance(obj, (types.FunctionType, type, functools._lru_cache_wrapper)):
             return _reduce_library_object(obj) or NotImplemented
         if obj is self._forced or not findable(obj):
-            if isinstance(obj, types.FunctionType):
-                # a global being pickled further out is defined by _from_main when loaded
-                used = {k: v for k, v in used_globals(obj).items() if id(v) not in self._active}
-                return reduce_function(obj, used)
             return by_value(obj) or NotImplemented
         if obj.__module__ in ("__main__", "__mp_main__"):
+            if id(obj) in self._active:
+                # one being pickled further out (a method's __class__ cell, a recursive
+                # function): made before this part of the message is loaded
+                self._needs.add(id(obj))
+                return _from_main, (obj.__qualname__, None)
             text = self._texts.get(id(obj))
             if text is None:
                 buf = io.BytesIO()
-                SpawnPickler(buf, self._inherit, obj, self._active | {id(obj)}, self._texts).dump(obj)
-                text = self._texts[id(obj)] = buf.getvalue().decode("latin-1")
+                nested = SpawnPickler(buf, self._inherit, obj, self._active | {id(obj)}, self._texts)
+                nested.dump(obj)
+                text = buf.getvalue().decode("latin-1")
+                needs = nested._needs - {id(obj)}
+                if needs:
+                    self._needs |= needs  # good only inside what it refers to
+                else:
+                    self._texts[id(obj)] = text
             return _from_main, (obj.__qualname__, text)
         return NotImplemented
 
