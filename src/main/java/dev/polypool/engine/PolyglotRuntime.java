@@ -146,6 +146,7 @@ public final class PolyglotRuntime {
         Value bindings = context.getPolyglotBindings();
         bindings.putMember("polypool.sync", SyncServices.get());
         bindings.putMember(Protocol.BINDING, Protocol.published());
+        bindings.putMember("polypool.trace", Trace.SINK);
         SyncServices.get().attach(context);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);

@@ -1,22 +1,40 @@
 """The fork snapshot: what a child started with ``fork`` gets of its parent's state.
 
 A forked CPython child has every function, class and global its parent had. A worker here
-is a fresh context, so the parent's ``__main__`` is pickled (``dumps_main``) with what it
-defines by value and everything importable by reference, and rebuilt in the worker
-(``load_main``); the program's own modules are re-imported there with the data globals the
-parent had changed (``dumps_modules``, ``restore_modules``). What a forked child inherits
+is a fresh context, so the parent's ``__main__`` is pickled (``dumps_main``): what it
+defines (functions, classes of any metaclass, ``lru_cache`` functions) by value,
+everything importable by reference, one global after another with one memo, so that
+objects shared between globals stay shared. The worker restores it global by global
+(``load_main``): a global that cannot be pickled in the parent, or rebuilt in the worker,
+is left out alone, and using it there raises NameError saying why (``_Absent``). The
+program's own modules are re-imported there with the data globals and class attributes
+the parent had (``dumps_modules``, ``restore_modules``). What a forked child inherits
 rather than receives (locks, semaphores, pipe ends) goes across as the same shared objects.
 """
 
+import builtins
+import functools
 import importlib
 import io
 import os
+import pickle
 import sys
 import types
+import typing
 
 from polypool import codec
-from polypool.byvalue import (PROTOCOL, ForkingPickler, by_value, child_being_started,
-                              findable, main_dict, reduce_function, reduce_class, reduce_semlock)
+from polypool.byvalue import (PROTOCOL, ForkingPickler, _reduce_library_object, by_value,
+                              child_being_started, findable, main_dict, reduce_class,
+                              reduce_function, reduce_lru_cache, reduce_semlock,
+                              reduce_typevar)
+
+
+def trace(message):
+    """A line of ``POLYPOOL_TRACE`` output (``dev.polypool.engine.Trace``)."""
+    if os.environ.get("POLYPOOL_TRACE") is not None:
+        import polyglot
+        polyglot.import_value("polypool.trace").log(message)
+
 
 class _MainPickler(ForkingPickler):
     """Pickles what ``__main__`` defines by value, everything else as usual.
@@ -26,18 +44,25 @@ class _MainPickler(ForkingPickler):
     they do with CPython's fork (CPython refuses to pickle them for a task).
     """
 
-    def __init__(self, file, main):
-        super().__init__(file, PROTOCOL)
+    def __init__(self, file, main, protocol=PROTOCOL):
+        super().__init__(file, protocol)
         self._main_dict = main
 
     def reducer_override(self, obj):
         synchronize = sys.modules.get("multiprocessing.synchronize")
         if synchronize is not None and isinstance(obj, synchronize.SemLock):
             return reduce_semlock(obj)
-        if isinstance(obj, types.FunctionType) and obj.__globals__ is self._main_dict:
+        main_defined = getattr(obj, "__module__", None) == "__main__"
+        if isinstance(obj, types.FunctionType) and (main_defined or obj.__globals__ is self._main_dict):
+            # its globals are restored by name; and one that says it is of __main__ (a
+            # wrapper) cannot be found there by name while the snapshot is loaded
             return reduce_function(obj)
-        if isinstance(obj, type) and obj.__module__ == "__main__" and type(obj) is type:
+        if isinstance(obj, type) and main_defined:
             return reduce_class(obj)
+        if type(obj) is functools._lru_cache_wrapper and main_defined:
+            return reduce_lru_cache(obj)
+        if type(obj) is typing.TypeVar and main_defined:
+            return reduce_typevar(obj)
         if isinstance(obj, types.ModuleType):
             name = obj.__name__
             if sys.modules.get(name) is obj and name not in ("__main__", "__mp_main__"):
@@ -47,8 +72,8 @@ class _MainPickler(ForkingPickler):
                 loaded = sorted(m for m in list(sys.modules) if m.startswith(prefix))
                 return (_import_package, (name, loaded)) if loaded else (importlib.import_module, (name,))
         if isinstance(obj, (types.FunctionType, type)) and not findable(obj):
-            return by_value(obj) or NotImplemented
-        return NotImplemented
+            return by_value(obj, carry=False) or NotImplemented
+        return _reduce_library_object(obj) or NotImplemented
 
 
 def _import_package(name, submodules):
@@ -74,6 +99,104 @@ def dumps_inherited(obj):
     return _dump_main_value(obj, main_dict()).decode("latin-1")
 
 
+class _Segment:
+    """Starts the pickle of each global of a snapshot: the first object it memoizes, so
+    that the memo can be cut back to before a global that failed."""
+
+
+def _reason(exc):
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# protocol 3 memoizes with explicit indices (4 and 5 number in order), so that a worker may
+# skip a global that fails there and still read the next ones' memo references right
+_SEGMENT_PROTOCOL = 3
+
+
+def dumps_segments(items, main):
+    """Pickle ``items`` (name -> value) one value after another into one stream with one
+    memo, leaving out each value that fails. Returns the text for ``loads_segments``
+    and ``{name: why}`` for what was left out."""
+    buf = io.BytesIO()
+    pickler = _MainPickler(buf, main, _SEGMENT_PROTOCOL)
+    names, ends, left_out = [], [], {}
+    with child_being_started():
+        for name, value in items.items():
+            start = buf.tell()
+            marker = _Segment()
+            try:
+                pickler.dump((marker, value))
+            except Exception as e:
+                # drop what the failed pickle memoized: no later global may refer to it
+                # (GraalPy keys the memo by its own identity hash, not id())
+                memo = pickler.memo.copy()
+                cut = next((i for i, o in memo.values() if o is marker), None)
+                if cut is not None:
+                    pickler.memo = {k: v for k, v in memo.items() if v[0] < cut}
+                buf.seek(start)
+                buf.truncate()
+                left_out[name] = _reason(e)
+                continue
+            names.append(name)
+            ends.append(buf.tell())
+    return codec.dumps((names, ends, left_out, buf.getvalue())), left_out
+
+
+def loads_segments(text):
+    """Rebuild the values of ``dumps_segments`` one by one: yields ``(name, value, None)``,
+    or ``(name, None, why)`` for one left out in the parent or failing here (and then for
+    those that refer to what it made)."""
+    names, ends, left_out, data = codec.loads(text)
+    for name, why in left_out.items():
+        yield name, None, f"it could not be copied from the parent ({why})"
+    stream = io.BytesIO(data)
+    unpickler = pickle.Unpickler(stream)
+    for name, end in zip(names, ends):
+        try:
+            _, value = unpickler.load()
+        except Exception as e:
+            yield name, None, f"it could not be rebuilt in this worker ({_reason(e)})"
+            memo = unpickler.memo.copy()
+            cut = max((i for i, o in memo.items() if type(o) is _Segment), default=0)
+            stream.seek(end)
+            unpickler = pickle.Unpickler(stream)
+            unpickler.memo = {i: o for i, o in memo.items() if i < cut}
+            continue
+        yield name, value, None
+
+
+class _Absent:
+    """Stands, in this context's builtins, for a global of the parent's ``__main__`` that
+    did not cross: every use of it raises NameError naming it and why. (GraalPy looks
+    globals up in the real builtins only, so this is how a missing name can explain itself.)"""
+
+    __slots__ = ("_error",)
+
+    def __init__(self, name, why):
+        object.__setattr__(self, "_error", f"name {name!r} is not defined: {why}")
+
+    def _fail(self, *args, **kwargs):
+        raise NameError(object.__getattribute__(self, "_error"))
+
+    def __getattribute__(self, name):
+        raise NameError(object.__getattribute__(self, "_error"))
+
+    __setattr__ = __delattr__ = __call__ = __repr__ = __str__ = __bytes__ = __format__ = _fail
+    __bool__ = __len__ = __iter__ = __next__ = __contains__ = __getitem__ = __setitem__ = _fail
+    __delitem__ = __enter__ = __exit__ = __hash__ = __index__ = __int__ = __float__ = _fail
+    __reduce__ = __reduce_ex__ = __await__ = __aiter__ = __instancecheck__ = __subclasscheck__ = _fail
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __neg__ = __pos__ = __abs__ = _fail
+    __invert__ = __round__ = __fspath__ = _fail
+
+
+for _op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow",
+            "lshift", "rshift", "and", "xor", "or"):
+    for _form in ("__%s__", "__r%s__", "__i%s__"):
+        setattr(_Absent, _form % _op, _Absent._fail)
+del _op, _form
+
+
 # names that belong to the module object, not to the program
 _MODULE_DUNDERS = frozenset(("__builtins__", "__loader__", "__spec__", "__name__",
                              "__cached__", "__package__"))
@@ -82,30 +205,28 @@ _MODULE_DUNDERS = frozenset(("__builtins__", "__loader__", "__spec__", "__name__
 def dumps_main():
     """Snapshot the globals of ``__main__`` as Latin-1 text, for ``load_main``.
 
-    A global that cannot be copied into another context (an open file, a running pool...)
-    is left out: it is absent in the worker, where using it raises NameError.
+    A global that cannot be pickled (an open file, a running pool...) is left out alone:
+    ``POLYPOOL_TRACE`` lists it, and using it in the worker raises NameError saying why.
     """
     main = main_dict()
-    if main is None:
-        return codec.dumps({})
-    items = {k: v for k, v in main.items() if k not in _MODULE_DUNDERS}
-    try:
-        return _dump_main_value(items, main).decode("latin-1")
-    except Exception:
-        pass
-    kept = {}
-    for name, value in items.items():
-        try:
-            _dump_main_value(value, main)
-        except Exception:
-            continue
-        kept[name] = value
-    return _dump_main_value(kept, main).decode("latin-1")
+    items = {} if main is None else {k: v for k, v in main.items() if k not in _MODULE_DUNDERS}
+    text, left_out = dumps_segments(items, main)
+    for name, why in left_out.items():
+        trace(f"__main__.{name} left out of the fork snapshot: {why}")
+    return text
 
 
 def load_main(text, module):
-    """Fill ``module`` (the worker's ``__main__``) from the text of ``dumps_main``."""
-    module.__dict__.update(codec.loads(text))
+    """Fill ``module`` (the worker's ``__main__``) from the text of ``dumps_main``, global
+    by global; one that does not cross stands absent (``_Absent``)."""
+    namespace = module.__dict__
+    for name, value, why in loads_segments(text):
+        if why is None:
+            namespace[name] = value
+            continue
+        trace(f"__main__.{name} is not defined in this worker: {why}")
+        if not hasattr(builtins, name):
+            setattr(builtins, name, _Absent(name, why))
 
 
 def _library_roots():
@@ -123,14 +244,47 @@ def _is_program_module(name, module):
     return not path.startswith(_library_roots()) and "-packages" + os.sep not in path
 
 
+def _class_data(module_name, module):
+    """The data attributes of the classes ``module`` defines (``Counter.count = 5``), which
+    its re-import would reset: ``{(class name, attribute): value}``."""
+    import enum
+    data = {}
+    for key, cls in list(module.__dict__.items()):
+        if not isinstance(cls, type) or cls.__module__ != module_name or cls.__qualname__ != key \
+                or isinstance(cls, enum.EnumType):
+            continue
+        for attr, value in list(cls.__dict__.items()):
+            if attr.startswith("__") and attr.endswith("__"):
+                continue
+            if isinstance(value, (types.FunctionType, type, types.ModuleType)) or hasattr(type(value), "__get__"):
+                continue  # methods, properties, nested classes: the re-import makes them
+            data[key, attr] = value
+    return data
+
+
+def _program_state(name, module):
+    values = {}
+    for key, value in list(module.__dict__.items()):
+        if key.startswith("__") and key.endswith("__"):
+            continue
+        if isinstance(value, (types.ModuleType, types.FunctionType, type)) and \
+                getattr(value, "__module__", name) == name:
+            continue
+        values[key] = value
+    for key, value in _class_data(name, module).items():
+        values[key] = value
+    return values
+
+
 def dumps_modules():
     """Snapshot the data globals of the program's own modules, for ``restore_modules``.
 
     CPython's fork copies every module as the parent left it; a worker here re-imports a
     module when it needs one, so the values the program changed since the import would be
     lost. The program's own modules are those loaded from files outside the Python
-    installation and its site-packages. Functions, classes and submodules come back with
-    the re-import and are left out, as is anything that cannot be pickled.
+    installation and its site-packages. Their data globals and the data attributes of
+    their classes cross; functions, classes and submodules come back with the re-import,
+    and what cannot be pickled stays as the re-import makes it.
     Returns ``{module name: text}``.
     """
     main = main_dict()
@@ -138,28 +292,34 @@ def dumps_modules():
     for name, module in list(sys.modules.items()):
         if not _is_program_module(name, module):
             continue
-        values = {}
-        for key, value in list(module.__dict__.items()):
-            if key.startswith("__") and key.endswith("__"):
-                continue
-            if isinstance(value, (types.ModuleType, types.FunctionType, type)) and \
-                    getattr(value, "__module__", name) == name:
-                continue
-            try:
-                _dump_main_value(value, main)
-            except Exception:
-                continue
-            values[key] = value
+        values = _program_state(name, module)
         if values:
-            try:
-                states[name] = _dump_main_value(values, main).decode("latin-1")
-            except Exception:
-                pass
+            states[name], left_out = dumps_segments(values, main)
+            for key, why in left_out.items():
+                trace(f"{name}.{_dotted(key)} left out of the fork snapshot: {why}")
     return states
+
+
+def _dotted(key):
+    return ".".join(key) if isinstance(key, tuple) else key
+
+
+def _restore_module(name, state, module):
+    for key, value, why in loads_segments(state):
+        if why is not None:
+            trace(f"{name}.{_dotted(key)} keeps its value of a fresh import: {why}")
+            continue
+        try:
+            if isinstance(key, tuple):
+                setattr(getattr(module, key[0]), key[1], value)
+            else:
+                module.__dict__[key] = value
+        except Exception as e:
+            trace(f"{name}.{_dotted(key)} keeps its value of a fresh import: {_reason(e)}")
 
 
 def restore_modules(states):
     """Arrange for each module of ``dumps_modules`` to get its state when imported."""
     from polypool.hooks import on_import
     for name, state in states.items():
-        on_import(name, lambda module, state=state: module.__dict__.update(codec.loads(state)))
+        on_import(name, functools.partial(_restore_module, name, state))
