@@ -141,11 +141,25 @@ def _use_engine_pipes(module):
     mp_pool.wait = connection.wait
 
 
+# TEMPORARY (issue 16, engineer "native"): os.sysconf("SC_SEM_NSEMS_MAX") as Linux CPython
+# gives it (-1, no fixed limit; GraalPy says 32, which makes CPython's multiprocessing tests skip
+# themselves). Engineer "faults" owns the os.* emulation (polypool/posix.py); the lead folds
+# this into it when merging.
+_graalpy_sysconf = os.sysconf
+
+
+def _sysconf(name):
+    if name == "SC_SEM_NSEMS_MAX" or name == os.sysconf_names.get("SC_SEM_NSEMS_MAX"):
+        return -1
+    return _graalpy_sysconf(name)
+
+
 def _install_common():
     global _installed
     if _installed:
         return
     _installed = True
+    os.sysconf = _sysconf
     # concurrent.futures loads its process pool lazily; replace it when it is loaded
     hooks.on_import("concurrent.futures.process", _use_engine_executor)
     # Value/Array/Barrier memory, shared_memory and managers across contexts
