@@ -13,6 +13,7 @@ import org.graalvm.polyglot.HostAccess;
 import org.graalvm.polyglot.Value;
 import org.graalvm.polyglot.io.IOAccess;
 
+import dev.polypool.stdlib.JavaStdlib;
 import dev.polypool.sync.SyncServices;
 
 /**
@@ -132,6 +133,8 @@ public final class PolyglotRuntime {
         // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
         Value bindings = context.getPolyglotBindings();
         bindings.putMember("polypool.sync", SyncServices.get());
+        // Java back ends of the stdlib modules GraalPy has only as native code (one context per process)
+        bindings.putMember("polypool.stdlib", JavaStdlib.get());
         SyncServices.get().attach(context);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);
