@@ -90,6 +90,11 @@ public final class PolyglotRuntime {
         return pythonSources;
     }
 
+    /** {@code $PYTHONPATH}, which CPython puts on {@code sys.path} after the script's directory
+     * (GraalPy embedded ignores it); after polypool's own directory, whose {@code pyexpat}
+     * must win over GraalPy's native one. */
+    private static final String PYTHONPATH = System.getenv("PYTHONPATH");
+
     /** The launcher that started this JVM ({@code bin/polypool} exports it), or null. */
     private static final String EXECUTABLE = System.getenv("POLYPOOL_EXECUTABLE");
 
@@ -121,7 +126,9 @@ public final class PolyglotRuntime {
                 .out(out)
                 .err(err)
                 .options(Map.of(
-                        "python.PythonPath", pythonSources.toString(),
+                        "python.PythonPath", PYTHONPATH == null || PYTHONPATH.isEmpty()
+                                ? pythonSources.toString()
+                                : pythonSources + java.io.File.pathSeparator + PYTHONPATH,
                         "python.DontWriteBytecodeFlag", "false",
                         "python.PyCachePrefix", bytecodeCache.toString()))
                 .arguments("python", argv.toArray(String[]::new));
