@@ -11,8 +11,9 @@ the PATH (``--cpython-test-dir`` or ``$CPYTHON_TEST_DIR`` overrides). GraalPy sh
 ``test`` package into a temporary directory that it puts first on ``sys.path`` (and on
 ``PYTHONPATH`` for the tests' own child interpreters): it holds a link to CPython's
 ``_test_multiprocessing.py`` and takes everything else (``test.support``) from the running
-interpreter's own ``test`` package. Workers start with their parent's ``sys.path``, so the
-tests' functions unpickle in every process from the same file.
+interpreter's own ``test`` package, and ``test_multiprocessing_<method>.py`` as CPython's (which
+this CPython install lacks): the test classes live there, as under regrtest, so every process
+and worker (they start with their parent's ``sys.path``) finds them by name.
 
 The parent lists the test classes that ``install_tests_in_module_dict`` builds for the start
 method (the ones ``test_multiprocessing_<method>`` runs), then runs each class in a child
@@ -22,6 +23,7 @@ that times out or dies counts its class as one error. The child prints one ``RES
 """
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -30,9 +32,6 @@ import sys
 import tempfile
 import time
 import unittest
-
-_ENV = "CPYTHON_SUITE_START_METHOD"
-
 
 def cpython_test_dir():
     explicit = os.environ.get("CPYTHON_TEST_DIR")
@@ -64,23 +63,22 @@ def make_shim(test_dir, into):
     link = os.path.join(package, "_test_multiprocessing.py")
     if not os.path.lexists(link):
         os.symlink(os.path.join(test_dir, "_test_multiprocessing.py"), link)
+    for method in ("fork", "spawn", "forkserver"):
+        # what CPython's test/test_multiprocessing_<method>.py does: its classes are then
+        # found by name in every process, as under regrtest
+        with open(os.path.join(package, f"test_multiprocessing_{method}.py"), "w") as f:
+            f.write("import test._test_multiprocessing\n"
+                    f"test._test_multiprocessing.install_tests_in_module_dict(globals(), {method!r})\n")
     return into
 
 
-def load_suite_module(shim):
+def suite_module(shim, start_method):
+    """``test.test_multiprocessing_<start_method>``, from the shim."""
     if shim not in sys.path:
         sys.path.insert(0, shim)  # workers start with the parent's sys.path
     for name in [m for m in sys.modules if m == "test" or m.startswith("test.")]:
         del sys.modules[name]  # an earlier import of the interpreter's own test package
-    import test._test_multiprocessing
-    return test._test_multiprocessing
-
-
-# A child (and every process it starts, which re-imports this module as __mp_main__) installs
-# the test classes in this module, as test_multiprocessing_<method>.py does in its own.
-if os.environ.get(_ENV):
-    load_suite_module(os.environ["CPYTHON_SUITE_SHIM"]).install_tests_in_module_dict(
-        globals(), os.environ[_ENV])
+    return importlib.import_module("test.test_multiprocessing_" + start_method)
 
 
 class _Result(unittest.TextTestResult):
@@ -93,10 +91,11 @@ class _Result(unittest.TextTestResult):
         self.passed.append(test.id())
 
 
-def run_child(class_name, verbosity):
-    """Runs one class of this module's installed tests; prints its RESULT line."""
-    # a top-level suite runs this module's setUpModule/tearDownModule around the class
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(globals()[class_name])
+def run_child(start_method, class_name, verbosity):
+    """Runs one class of the installed tests; prints its RESULT line."""
+    module = suite_module(os.environ["CPYTHON_SUITE_SHIM"], start_method)
+    # a top-level suite runs the module's setUpModule/tearDownModule around the class
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(getattr(module, class_name))
     runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=verbosity, resultclass=_Result)
     result = runner.run(suite)
     skipped = len(result.skipped)
@@ -115,9 +114,9 @@ def run_child(class_name, verbosity):
 
 
 def list_classes(start_method, shim):
-    globs = {"__name__": "cpython_suite_listing"}
-    load_suite_module(shim).install_tests_in_module_dict(globs, start_method)
-    return sorted(n for n, v in globs.items() if isinstance(v, type) and issubclass(v, unittest.TestCase))
+    module = suite_module(shim, start_method)
+    return sorted(n for n, v in vars(module).items()
+                  if isinstance(v, type) and issubclass(v, unittest.TestCase) and v.__module__ == module.__name__)
 
 
 def run_parent(args):
@@ -138,14 +137,15 @@ def run_parent(args):
           f"{args.start_method}, tests {os.path.join(test_dir, '_test_multiprocessing.py')}", flush=True)
     # PYTHONPATH: for the tests' own child interpreters (python -c "from test._test_multiprocessing ...")
     pythonpath = os.pathsep.join(filter(None, [shim, os.environ.get("PYTHONPATH")]))
-    env = dict(os.environ, CPYTHON_SUITE_SHIM=shim, PYTHONPATH=pythonpath, **{_ENV: args.start_method})
+    env = dict(os.environ, CPYTHON_SUITE_SHIM=shim, PYTHONPATH=pythonpath)
     totals = dict(run=0, passed=0, failed=0, errors=0, skipped=0)
     reports = []
     print(f"{'class':52} {'run':>4} {'pass':>4} {'fail':>4} {'err':>4} {'skip':>4} {'s':>5}", flush=True)
     for name in classes:
         t0 = time.monotonic()
         try:
-            child = subprocess.run([interpreter, os.path.abspath(__file__), "--child", name,
+            child = subprocess.run([interpreter, os.path.abspath(__file__), "--start-method",
+                                    args.start_method, "--child", name,
                                     "--verbosity", str(args.verbosity)],
                                    env=env, capture_output=True, text=True, timeout=args.timeout)
             lines = [l for l in child.stdout.splitlines() if l.startswith("RESULT ")]
@@ -195,7 +195,7 @@ def main():
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run_child(args.child, args.verbosity)
+        run_child(args.start_method, args.child, args.verbosity)
         return 0
     return run_parent(args)
 
