@@ -1,9 +1,9 @@
 """Stdlib modules that GraalPy implements in native code, used in the main program and in every
 worker at once, under each start method and with workers replaced after each task.
 
-XML parsing (``pyexpat``: ElementTree, minidom, sax, plistlib, xmlrpc) and ``hashlib.sha3_*``
-work in every context on polypool (its ``pyexpat`` runs on the JDK's SAX parser; GraalPy's
-``_sha3`` is Java). ``sqlite3`` is still GraalPy's native ``_sqlite3``, which loads into one
+XML parsing (``pyexpat``: ElementTree, minidom, sax, plistlib, xmlrpc), ``hashlib.sha3_*`` and
+``unicodedata`` work in every context on polypool (its ``pyexpat`` runs on the JDK's SAX parser,
+the native part of ``unicodedata`` on ICU4J; GraalPy's ``_sha3`` is Java). ``sqlite3`` is still GraalPy's native ``_sqlite3``, which loads into one
 context per JVM: its tests run on CPython only until polypool has a Java-backed ``_sqlite3``.
 """
 
@@ -70,6 +70,21 @@ def sha3_everywhere(i):
             hashlib.new("sha3_256", data).hexdigest(), hashlib.shake_256(data).hexdigest(64)]
 
 
+def unicodedata_everywhere(i):
+    """The functions of unicodedata that GraalPy has as native code, and one that it has not."""
+    import unicodedata
+    chars = ["a", "\u0301", "\u4e00", "\uff21", "\u00e9", "\u20a9", "\u0e49", chr(0x1F600 + i)]
+    names = ["LATIN SMALL LETTER A", "latin capital letter gha", "CJK UNIFIED IDEOGRAPH-4E00",
+             "HANGUL SYLLABLE GA"]
+    try:
+        unicodedata.lookup("NO SUCH NAME")
+        missing = None
+    except KeyError as e:
+        missing = str(e)
+    return ([(unicodedata.combining(c), unicodedata.east_asian_width(c), unicodedata.category(c))
+             for c in chars], [unicodedata.lookup(n) for n in names], missing)
+
+
 def pid_and_xml(i):
     return os.getpid(), parse_everywhere(i)
 
@@ -99,6 +114,13 @@ class _NativeInWorkers:
         expected = [sha3_everywhere(i) for i in range(4)]
         self.assertEqual(expected[0][1], "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a")
         got = self.pool.map_async(sha3_everywhere, range(4), chunksize=1).get(TIMEOUT)
+        self.assertEqual(got, expected)
+
+    def test_unicodedata_in_main_and_workers(self):
+        expected = [unicodedata_everywhere(i) for i in range(3)]
+        self.assertEqual(expected[0][0][:2], [(0, "Na", "Ll"), (230, "A", "Mn")])
+        self.assertEqual(expected[0][1][1], "\u01a2")
+        got = self.pool.map_async(unicodedata_everywhere, range(3), chunksize=1).get(TIMEOUT)
         self.assertEqual(got, expected)
 
     def test_xml_with_workers_replaced_after_each_task(self):

@@ -154,6 +154,11 @@ def _sysconf(name):
     return _graalpy_sysconf(name)
 
 
+def _use_java_unicodedata(module):
+    from polypool import stdlib
+    stdlib.install_unicodedata(module)
+
+
 def _install_common():
     global _installed
     if _installed:
@@ -168,6 +173,8 @@ def _install_common():
     hooks.on_import("multiprocessing.managers", _use_engine_managers)
     # Pipe and wait (and SimpleQueue, built on them) work across contexts
     hooks.on_import("multiprocessing.connection", _use_engine_pipes)
+    # unicodedata's native parts (lookup, east_asian_width, combining) in Java, for every context
+    hooks.on_import("unicodedata", _use_java_unicodedata)
     contexts = {name: EngineContext(name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context
