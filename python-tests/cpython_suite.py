@@ -60,9 +60,12 @@ def make_shim(test_dir, into):
     os.makedirs(package, exist_ok=True)
     with open(os.path.join(package, "__init__.py"), "w") as f:
         f.write(_SHIM_INIT)
-    link = os.path.join(package, "_test_multiprocessing.py")
-    if not os.path.lexists(link):
-        os.symlink(os.path.join(test_dir, "_test_multiprocessing.py"), link)
+    # with the scripts it runs from its own directory (mp_fork_bomb.py, mp_preload.py)
+    for name in ["_test_multiprocessing.py"] + [n for n in os.listdir(test_dir)
+                                                if n.startswith("mp_") and n.endswith(".py")]:
+        link = os.path.join(package, name)
+        if not os.path.lexists(link):
+            os.symlink(os.path.join(test_dir, name), link)
     for method in ("fork", "spawn", "forkserver"):
         # what CPython's test/test_multiprocessing_<method>.py does: its classes are then
         # found by name in every process, as under regrtest
