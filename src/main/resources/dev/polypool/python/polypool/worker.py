@@ -221,4 +221,5 @@ def run_process(name, pid, ppid, setup, process_text, sentinel):
     import threading
     with threading._shutdown_locks_lock:
         threading._shutdown_locks.clear()
-    return process._bootstrap(mp_process._parent_process.sentinel)
+    # an int for Java: sys.exit(False) makes _bootstrap return the bool, exit status 0
+    return int(process._bootstrap(mp_process._parent_process.sentinel))
