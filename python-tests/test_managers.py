@@ -284,6 +284,16 @@ class LifecycleTest(unittest.TestCase):
             with self.assertRaises(multiprocessing.AuthenticationError):
                 wrong.connect()
 
+    def test_xmlrpclib_serializer(self):
+        # every message goes as XML-RPC, from the first client and from a second one
+        with CounterManager(serializer="xmlrpclib") as manager:
+            counter = manager.Counter(5)
+            self.assertEqual(counter.increment(by=2), 7)
+            other = CounterManager(address=manager.address, authkey=manager._authkey,
+                                   serializer="xmlrpclib")
+            other.connect()
+            self.assertEqual(counter.get(), 7)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -82,6 +82,14 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(failing.exitcode, 1)
         self.assertEqual(exiting.exitcode, 3)
 
+    def test_sys_exit_with_a_bool(self):
+        # sys.exit(False) is status 0, sys.exit(True) status 1
+        for code, status in ((False, 0), (True, 1)):
+            p = Process(target=exit_with, args=(code,))
+            p.start()
+            p.join(TIMEOUT)
+            self.assertEqual(p.exitcode, status)
+
     def test_terminate_and_kill_stop_a_busy_child(self):
         p = Process(target=spin_forever, daemon=True)
         p.start()

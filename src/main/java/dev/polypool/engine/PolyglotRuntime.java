@@ -13,6 +13,7 @@ import org.graalvm.polyglot.HostAccess;
 import org.graalvm.polyglot.Value;
 import org.graalvm.polyglot.io.IOAccess;
 
+import dev.polypool.stdlib.JavaStdlib;
 import dev.polypool.sync.SyncServices;
 
 /**
@@ -84,6 +85,11 @@ public final class PolyglotRuntime {
         return engine.getImplementationName();
     }
 
+    /** {@code $PYTHONPATH}, which CPython puts on {@code sys.path} after the script's directory
+     * (GraalPy embedded ignores it); after polypool's own directory, whose {@code pyexpat}
+     * must win over GraalPy's native one. */
+    private static final String PYTHONPATH = System.getenv("PYTHONPATH");
+
     /** The launcher that started this JVM ({@code bin/polypool} exports it), or null. */
     private static final String EXECUTABLE = System.getenv("POLYPOOL_EXECUTABLE");
 
@@ -124,7 +130,9 @@ public final class PolyglotRuntime {
                 .out(out)
                 .err(err)
                 .options(Map.of(
-                        "python.PythonPath", pythonSources.toString(),
+                        "python.PythonPath", PYTHONPATH == null || PYTHONPATH.isEmpty()
+                                ? pythonSources.toString()
+                                : pythonSources + java.io.File.pathSeparator + PYTHONPATH,
                         "python.DontWriteBytecodeFlag", "false",
                         "python.PyCachePrefix", bytecodeCache.toString()))
                 .arguments("python", argv.toArray(String[]::new));
@@ -147,6 +155,8 @@ public final class PolyglotRuntime {
         bindings.putMember("polypool.sync", SyncServices.get());
         bindings.putMember(Protocol.BINDING, Protocol.published());
         bindings.putMember("polypool.trace", Trace.SINK);
+        // Java back ends of the stdlib modules GraalPy has only as native code (one context per process)
+        bindings.putMember("polypool.stdlib", JavaStdlib.get());
         SyncServices.get().attach(context);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);

@@ -134,11 +134,30 @@ def _use_engine_pipes(module):
     mp_pool.wait = connection.wait
 
 
+# TEMPORARY (issue 16, engineer "native"): os.sysconf("SC_SEM_NSEMS_MAX") as Linux CPython
+# gives it (-1, no fixed limit; GraalPy says 32, which makes CPython's multiprocessing tests skip
+# themselves). Engineer "faults" owns the os.* emulation (polypool/posix.py); the lead folds
+# this into it when merging.
+_graalpy_sysconf = os.sysconf
+
+
+def _sysconf(name):
+    if name == "SC_SEM_NSEMS_MAX" or name == os.sysconf_names.get("SC_SEM_NSEMS_MAX"):
+        return -1
+    return _graalpy_sysconf(name)
+
+
+def _use_java_unicodedata(module):
+    from polypool import stdlib
+    stdlib.install_unicodedata(module)
+
+
 def _install_common():
     global _installed
     if _installed:
         return
     _installed = True
+    os.sysconf = _sysconf
     # concurrent.futures loads its process pool lazily; replace it when it is loaded
     hooks.on_import("concurrent.futures.process", _use_engine_executor)
     # Value/Array/Barrier memory, shared_memory and managers across contexts
@@ -147,6 +166,8 @@ def _install_common():
     hooks.on_import("multiprocessing.managers", _use_engine_managers)
     # Pipe and wait (and SimpleQueue, built on them) work across contexts
     hooks.on_import("multiprocessing.connection", _use_engine_pipes)
+    # unicodedata's native parts (lookup, east_asian_width, combining) in Java, for every context
+    hooks.on_import("unicodedata", _use_java_unicodedata)
     contexts = {name: EngineContext(name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context

@@ -65,6 +65,12 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
              "main_file": getattr(main, "__file__", None),
              "authkey": bytes(process.current_process().authkey),
              "parent": (process.current_process().name, os.getpid(), own_sentinel)}
+    from multiprocessing import util
+    if util._logger is not None:
+        # multiprocessing's logger, as CPython carries it over (spawn's preparation data; a
+        # forked child inherits it)
+        setup["log_level"] = util._logger.getEffectiveLevel()
+        setup["log_to_stderr"] = util._log_to_stderr
     init = (initializer, tuple(initargs))
     if forks(start_method):
         setup["main_text"] = snapshot.dumps_main()

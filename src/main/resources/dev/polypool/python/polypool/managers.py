@@ -193,13 +193,21 @@ def Client(address, family=None, authkey=None):
     return conn
 
 
+def _import_xmlrpclib():
+    # as CPython's XmlListener and XmlClient do: _xml_dumps/_xml_loads use this global
+    import xmlrpc.client
+    connection.xmlrpclib = xmlrpc.client
+
+
 class XmlListener(Listener):
     def accept(self):
+        _import_xmlrpclib()
         return connection.ConnectionWrapper(super().accept(), connection._xml_dumps,
                                             connection._xml_loads)
 
 
 def XmlClient(*args, **kwds):
+    _import_xmlrpclib()
     return connection.ConnectionWrapper(Client(*args, **kwds), connection._xml_dumps,
                                         connection._xml_loads)
 

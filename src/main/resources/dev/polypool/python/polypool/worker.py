@@ -108,6 +108,11 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     mp_process.current_process().authkey = setup["authkey"]
     mp_process._parent_process = mp_process._ParentProcess(*setup["parent"])
     sys.path[:] = setup["sys_path"]
+    if "log_level" in setup:
+        from multiprocessing import util
+        if setup["log_to_stderr"]:
+            util.log_to_stderr()
+        util.get_logger().setLevel(setup["log_level"])
     if "main_text" in setup:
         # fork: the parent's main module as it was a moment ago, without running it again
         snapshot.restore_modules(setup["modules"])
@@ -198,4 +203,5 @@ def run_process(name, pid, ppid, setup, process_text, sentinel):
     import threading
     with threading._shutdown_locks_lock:
         threading._shutdown_locks.clear()
-    return process._bootstrap(mp_process._parent_process.sentinel)
+    # an int for Java: sys.exit(False) makes _bootstrap return the bool, exit status 0
+    return int(process._bootstrap(mp_process._parent_process.sentinel))

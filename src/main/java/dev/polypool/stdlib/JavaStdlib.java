@@ -1,0 +1,65 @@
+package dev.polypool.stdlib;
+
+import org.graalvm.polyglot.HostAccess;
+import org.graalvm.polyglot.Value;
+
+import com.ibm.icu.lang.UCharacter;
+import com.ibm.icu.lang.UProperty;
+
+/**
+ * Java back ends of stdlib modules that GraalPy 25.0 implements natively, published to every
+ * context as {@code polyglot.import_value("polypool.stdlib")}.
+ *
+ * <p>GraalPy loads a native module ({@code .so}) into one context per process; polypool's
+ * {@code pyexpat} module and the {@code unicodedata} functions GraalPy takes from its native
+ * {@code _cpython_unicodedata} call these methods instead, so they work in the main program
+ * and in every worker. The methods keep no state between calls: each context uses them
+ * independently. This class is thread-safe.
+ */
+public final class JavaStdlib {
+    private static final JavaStdlib INSTANCE = new JavaStdlib();
+
+    private JavaStdlib() {
+    }
+
+    /** The instance published to the contexts. */
+    public static JavaStdlib get() {
+        return INSTANCE;
+    }
+
+    /**
+     * Parses one XML document with the JDK's SAX parser; see {@link SaxEvents}.
+     *
+     * @return null if the document is well-formed, else {@code [message, line, column]} of the
+     *         first error (column 0-based, as expat counts)
+     */
+    @HostAccess.Export
+    public Object[] parseXml(Value data, String encoding, String namespaceSeparator, boolean namespacePrefixes,
+            boolean specifiedOnly, Value emit) {
+        return SaxEvents.parse(data, encoding, namespaceSeparator, namespacePrefixes, specifiedOnly, emit);
+    }
+
+    /** {@code unicodedata.combining}: the canonical combining class of a code point. */
+    @HostAccess.Export
+    public int combining(int codePoint) {
+        return UCharacter.getCombiningClass(codePoint);
+    }
+
+    private static final String[] EAST_ASIAN_WIDTHS = {"N", "A", "H", "F", "Na", "W"};
+
+    /** {@code unicodedata.east_asian_width}: {@code N}, {@code A}, {@code H}, {@code F}, {@code Na} or {@code W}. */
+    @HostAccess.Export
+    public String eastAsianWidth(int codePoint) {
+        return EAST_ASIAN_WIDTHS[UCharacter.getIntPropertyValue(codePoint, UProperty.EAST_ASIAN_WIDTH)];
+    }
+
+    /**
+     * {@code unicodedata.lookup}: the code point of a character name or name alias (any case),
+     * or -1.
+     */
+    @HostAccess.Export
+    public int lookup(String name) {
+        int cp = UCharacter.getCharFromName(name);
+        return cp >= 0 ? cp : UCharacter.getCharFromNameAlias(name);
+    }
+}
