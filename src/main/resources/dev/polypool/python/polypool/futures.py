@@ -29,6 +29,10 @@ _BROKEN_MESSAGE = ("A process in the process pool was terminated abruptly while 
                    "future was running or pending.")
 _UNUSABLE_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
 
+_STOPPED_MESSAGE = "the task was running when shutdown(cancel_futures=True) stopped its worker"
+# how long each wait of shutdown() lasts, so that signal handlers run while it waits
+_JOIN_SLICE_MS = 100
+
 _jobs = itertools.count()
 _executors = weakref.WeakSet()
 _global_shutdown = False
@@ -184,13 +188,26 @@ class ProcessPoolExecutor(_base.Executor):
             self._shutdown_thread = True
             if self._engine is None:
                 return
+            running = []
             if cancel_futures:
                 for job, future in list(self._pending.items()):
                     if future.cancel():
                         self._pending.pop(job, None)
+                    else:
+                        running.append(self._pending.pop(job))
             self._engine.close()
+        if running:
+            # unlike CPython, whose shutdown waits for them (forever, for a task blocked for
+            # good): stop the running tasks, wherever they are blocked
+            for future in running:
+                _complete(future, _base.CancelledError(_STOPPED_MESSAGE))
+            if wait:
+                self._engine.terminate()
+            else:
+                threading.Thread(target=self._engine.terminate, name="polypool-terminate", daemon=True).start()
         if wait:
-            self._engine.join(-1)
+            while not self._engine.join(_JOIN_SLICE_MS):
+                pass  # in slices: a signal handler (Ctrl-C) runs between them
             self._results.join()
 
     shutdown.__doc__ = _base.Executor.shutdown.__doc__
