@@ -15,13 +15,18 @@ Run on polypool:  bin/polypool -m unittest discover -s python-tests -p 'test_fau
 
 import multiprocessing
 import os
+import queue
+import resource
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 
-from extensions import ON_POLYPOOL, polypool_extension
+from extensions import ON_POLYPOOL, child_interpreter, polypool_extension
 from hang_guard import TIMEOUT, bounded
 
 WATCHDOG = 240
@@ -262,6 +267,317 @@ class CallbackTest(FaultTest):
         self.pool.apply_async(square, (5,), callback=callback).get(timeout=TIMEOUT)
         self.assertEqual(seen[0], 4)
         self.assertIn("callback", seen[1])
+
+
+# ---------------------------------------------------------------------------
+# The process API: os, resource, /proc
+# ---------------------------------------------------------------------------
+
+# above any pid Linux hands out (pid_max is at most 2^22)
+NO_SUCH_PID = 2 ** 30
+
+
+def process_facts(_=None):
+    """What a program reads of its process, in a worker as in the main program."""
+    with open("/proc/self/status") as f:
+        status = f.read()
+    with open("/proc/meminfo") as f:
+        meminfo = f.readline()
+    with open("/proc/cpuinfo", "rb") as f:
+        cpuinfo = f.read()
+    with open("/sys/devices/system/cpu/online") as f:
+        online = f.read()
+    return {
+        "pid": os.getpid(), "ppid": os.getppid(), "pgrp": os.getpgrp(), "pgid": os.getpgid(0),
+        "sid": os.getsid(0), "cpus": os.sched_getaffinity(0), "cpu_count": os.cpu_count(),
+        "sem_nsems_max": os.sysconf("SC_SEM_NSEMS_MAX"), "pagesize": os.sysconf("SC_PAGESIZE"),
+        "online": os.sysconf("SC_NPROCESSORS_ONLN"), "status": status, "meminfo": meminfo,
+        "cpuinfo": cpuinfo, "sys_online": online,
+    }
+
+
+def pid_alive_check(pid):
+    os.kill(pid, 0)
+    return True
+
+
+class ProcessApiTest(FaultTest):
+    def check_facts(self, facts):
+        self.assertIsInstance(facts["ppid"], int)
+        self.assertGreater(facts["ppid"], 0)
+        self.assertEqual(facts["pgrp"], facts["pgid"])
+        self.assertIsInstance(facts["sid"], int)
+        self.assertTrue(facts["cpus"])
+        self.assertLessEqual(len(facts["cpus"]), facts["cpu_count"])
+        self.assertEqual(facts["online"], facts["cpu_count"])
+        self.assertEqual(facts["sem_nsems_max"], -1)  # no limit, as on Linux
+        self.assertEqual(facts["pagesize"], resource.getpagesize())
+        self.assertIn("Name:", facts["status"])
+        self.assertIn("Pid:", facts["status"])
+        self.assertTrue(facts["meminfo"].startswith("MemTotal:"), facts["meminfo"])
+        self.assertIn(b"processor", facts["cpuinfo"])
+        self.assertTrue(facts["sys_online"].strip())
+
+    def test_process_api_in_the_main_program(self):
+        self.check_facts(process_facts())
+
+    def test_process_api_in_a_worker(self):
+        with multiprocessing.Pool(1) as pool:
+            facts = pool.apply_async(process_facts).get(timeout=TIMEOUT)
+        self.check_facts(facts)
+        self.assertEqual(facts["ppid"], os.getpid())
+        self.assertEqual(facts["pgrp"], os.getpgrp())
+
+    def test_sysconf_names_and_errors(self):
+        self.assertIn("SC_SEM_NSEMS_MAX", os.sysconf_names)
+        self.assertEqual(os.sysconf(os.sysconf_names["SC_PAGESIZE"]), resource.getpagesize())
+        with self.assertRaises(ValueError):
+            os.sysconf("SC_NO_SUCH_NAME")
+
+    def test_kill_and_lookups_of_an_unknown_pid(self):
+        for call in (lambda: os.kill(NO_SUCH_PID, 0), lambda: os.kill(NO_SUCH_PID, signal.SIGTERM),
+                     lambda: os.getpgid(NO_SUCH_PID), lambda: os.getsid(NO_SUCH_PID),
+                     lambda: os.sched_getaffinity(NO_SUCH_PID)):
+            with self.assertRaises(ProcessLookupError):
+                call()
+
+    def test_kill_zero_and_killpg_zero_of_the_program_itself(self):
+        self.assertIsNone(os.kill(os.getpid(), 0))
+        self.assertIsNone(os.killpg(os.getpgrp(), 0))
+
+    def test_getrusage_of_children(self):
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.assertGreaterEqual(usage.ru_utime, 0.0)
+        self.assertGreaterEqual(usage.ru_maxrss, 0)
+        self.assertGreater(resource.getrusage(resource.RUSAGE_SELF).ru_utime, 0.0)
+        with self.assertRaises(ValueError):
+            resource.getrusage(12345)
+
+    def test_kill_of_a_process_child_by_pid(self):
+        for sig, code in ((signal.SIGTERM, -signal.SIGTERM), (signal.SIGKILL, -signal.SIGKILL)):
+            with self.subTest(sig=sig):
+                p = multiprocessing.Process(target=time.sleep, args=(60,))
+                p.start()
+                self.assertIsNone(os.kill(p.pid, 0))
+                os.kill(p.pid, sig)
+                p.join(TIMEOUT)
+                self.assertEqual(p.exitcode, code)
+
+    def test_signal_handler_runs_for_kill_and_raise_signal(self):
+        got = []
+        previous = signal.signal(signal.SIGUSR1, lambda signum, frame: got.append(signum))
+        try:
+            self.assertEqual(previous, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            signal.raise_signal(signal.SIGUSR1)
+            self.assertEqual(got, [signal.SIGUSR1, signal.SIGUSR1])
+        finally:
+            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+    def test_sigint_to_itself_raises_keyboard_interrupt(self):
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
+        with self.assertRaises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        with self.assertRaises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def test_signal_arguments_checked_as_in_cpython(self):
+        with self.assertRaises(OSError):
+            signal.signal(signal.SIGKILL, signal.SIG_IGN)
+        with self.assertRaises(TypeError):
+            signal.signal(signal.SIGUSR1, 42)
+        with self.assertRaises(ValueError):
+            signal.signal(0, signal.SIG_IGN)
+        errors = []
+
+        def from_a_thread():
+            try:
+                signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+            except ValueError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=from_a_thread)
+        t.start()
+        t.join(TIMEOUT)
+        self.assertEqual(len(errors), 1)
+
+
+# ---------------------------------------------------------------------------
+# Signals from outside: a child interpreter that the test signals
+# ---------------------------------------------------------------------------
+
+SIGNALLED_CHILD = r"""
+import multiprocessing, os, queue, signal, sys, threading, time
+
+def sleep_long(x):
+    time.sleep(60)
+    return x
+
+def wait_in(kind, pool):
+    if kind == "time.sleep":
+        time.sleep(60)
+    elif kind == "Event.wait":
+        threading.Event().wait(60)
+    elif kind == "Queue.get":
+        multiprocessing.Queue().get(timeout=60)
+    elif kind == "map":
+        pool.map(sleep_long, range(4))
+    elif kind == "get":
+        pool.apply_async(sleep_long, (1,)).get(60)
+    elif kind == "join":
+        p = multiprocessing.Pool(1)
+        p.apply_async(sleep_long, (1,))
+        p.close()
+        try:
+            p.join()
+        finally:
+            p.terminate()
+
+def say(*words):
+    print(*words, flush=True)
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "waits":
+        pool = multiprocessing.Pool(2)
+        for kind in sys.argv[2:]:
+            say("waiting", kind)
+            try:
+                wait_in(kind, pool)
+                say("not interrupted", kind)
+            except KeyboardInterrupt:
+                say("interrupted", kind)
+        pool.terminate()
+        say("done")
+    elif mode == "handler":
+        got = []
+        signal.signal(signal.SIGINT, lambda s, f: got.append(s))
+        say("waiting handler")
+        while not got:
+            time.sleep(0.05)
+        say("handled", got[0])
+    elif mode == "uncaught":
+        with multiprocessing.Pool(2) as pool:
+            say("waiting uncaught")
+            pool.map(sleep_long, range(4))
+    elif mode == "term-handler":
+        signal.signal(signal.SIGTERM, lambda s, f: sys.exit(7))
+        say("waiting term-handler")
+        time.sleep(60)
+    elif mode == "term-default":
+        from multiprocessing import shared_memory
+        block = shared_memory.SharedMemory(create=True, size=1024)
+        say("block", block.name)
+        try:
+            say("waiting term-default")
+            time.sleep(60)
+        finally:
+            say("finally ran")
+"""
+
+
+class SignalledChild:
+    """A child interpreter running SIGNALLED_CHILD, read line by line with a timeout."""
+
+    def __init__(self, test, *args):
+        interpreter = child_interpreter()
+        self._dir = tempfile.TemporaryDirectory()
+        script = os.path.join(self._dir.name, "signalled_child.py")
+        with open(script, "w") as f:
+            f.write(SIGNALLED_CHILD)
+        self.proc = subprocess.Popen(interpreter + [script, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self._lines = queue.Queue()
+        self._err = []
+        threading.Thread(target=self._read, args=(self.proc.stdout, self._lines.put), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, self._err.append), daemon=True).start()
+        test.addCleanup(self.close)
+
+    @staticmethod
+    def _read(stream, put):
+        for line in stream:
+            put(line.rstrip("\n"))
+        put(None)
+
+    def line(self):
+        try:
+            return self._lines.get(timeout=TIMEOUT * 2)
+        except queue.Empty:
+            raise AssertionError("the child printed nothing for %s s" % (TIMEOUT * 2)) from None
+
+    def signal_when_waiting(self, sig):
+        line = self.line()
+        assert line is not None and line.startswith("waiting"), (line, self.stderr())
+        time.sleep(1)  # let it get into the wait
+        self.proc.send_signal(sig)
+        return line
+
+    def finish(self):
+        rest = []
+        while (line := self.line()) is not None:
+            rest.append(line)
+        self.proc.wait(TIMEOUT)
+        return rest
+
+    def stderr(self):
+        return "\n".join(line for line in self._err if line is not None)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self._dir.cleanup()
+
+
+class SignalTest(FaultTest):
+    WAITS = ["time.sleep", "Event.wait", "Queue.get", "map", "get", "join"]
+
+    def test_sigint_raises_keyboard_interrupt_wherever_the_main_thread_waits(self):
+        child = SignalledChild(self, "waits", *self.WAITS)
+        for kind in self.WAITS:
+            self.assertEqual(child.signal_when_waiting(signal.SIGINT), "waiting " + kind)
+            self.assertEqual(child.line(), "interrupted " + kind, child.stderr())
+        self.assertEqual(child.finish(), ["done"])
+        self.assertEqual(child.proc.returncode, 0, child.stderr())
+
+    def test_sigint_runs_the_programs_handler(self):
+        child = SignalledChild(self, "handler")
+        child.signal_when_waiting(signal.SIGINT)
+        self.assertEqual(child.finish(), ["handled %d" % signal.SIGINT])
+        self.assertEqual(child.proc.returncode, 0, child.stderr())
+
+    def test_uncaught_keyboard_interrupt_ends_the_program(self):
+        child = SignalledChild(self, "uncaught")
+        child.signal_when_waiting(signal.SIGINT)
+        self.assertEqual(child.finish(), [])
+        # CPython kills itself with SIGINT (the shell sees 130); polypool exits with 130
+        self.assertIn(child.proc.returncode, (130, -signal.SIGINT))
+        self.assertIn("KeyboardInterrupt", child.stderr())
+        self.assertIn("Traceback (most recent call last):", child.stderr())
+
+    def test_sigterm_runs_the_programs_handler(self):
+        child = SignalledChild(self, "term-handler")
+        child.signal_when_waiting(signal.SIGTERM)
+        child.finish()
+        self.assertEqual(child.proc.returncode, 7, child.stderr())
+
+    def test_sigterm_default_ends_the_program_and_removes_shared_memory(self):
+        child = SignalledChild(self, "term-default")
+        name = child.line().split()[1]
+        path = os.path.join("/dev/shm", name.lstrip("/"))
+        self.assertTrue(os.path.exists(path))
+        child.signal_when_waiting(signal.SIGTERM)
+        self.assertEqual(child.finish(), [])  # no finally block runs
+        # CPython is killed by the signal; polypool exits with 128 + 15, as the shell shows it
+        self.assertIn(child.proc.returncode, (143, -signal.SIGTERM))
+        # CPython's resource tracker removes the block once the program is gone
+        for _ in range(100):
+            if not os.path.exists(path):
+                break
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(path))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ public final class MainContextBridge {
     private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
     private final List<ChildProcess> children = new CopyOnWriteArrayList<>();
     private final Sentinel sentinel = new Sentinel();
+    private final SignalRelay signals = new SignalRelay();
 
     /**
      * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
@@ -126,6 +127,37 @@ public final class MainContextBridge {
     @HostAccess.Export
     public int sentinel() {
         return sentinel.fd();
+    }
+
+    /**
+     * Makes the main program see signal {@code signum} as CPython would: the handler the
+     * program installed with {@code signal.signal} runs in its main thread, interrupting
+     * whatever it waits in; SIGINT's default raises {@code KeyboardInterrupt}; a default
+     * action that ends a process ends the program with status 128 + {@code signum}, its
+     * pools stopped. Never blocks. A signal that arrives before the program runs its own
+     * code is delivered when it starts to; one the program cannot handle (see
+     * {@code polypool.posix.RELAYED}) is dropped.
+     */
+    @HostAccess.Export
+    public void raiseSignal(int signum) {
+        signals.raise(signum);
+    }
+
+    /**
+     * Installs the main context's dispatcher for {@code signum}: {@code register} runs
+     * GraalPy's {@code signal.signal} and {@link #raiseSignal} reaches what it installed.
+     *
+     * @return whether the signal can be relayed
+     */
+    @HostAccess.Export
+    public boolean adoptSignal(int signum, org.graalvm.polyglot.Value register) {
+        return signals.adopt(signum, register);
+    }
+
+    /** The program starts its own code: signals raised until now are delivered. */
+    @HostAccess.Export
+    public void deliverPendingSignals() {
+        signals.start();
     }
 
     /**

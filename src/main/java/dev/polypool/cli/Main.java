@@ -130,6 +130,21 @@ public final class Main {
         return "POLYPOOL_START_METHOD=" + value + ": expected one of " + String.join(", ", START_METHODS);
     }
 
+    /** Signals a Python program may handle: the program sees them instead of the JVM. */
+    private static final int[] RELAYED_SIGNALS = {1, 2, 10, 12, 14, 15}; // HUP INT USR1 USR2 ALRM TERM
+
+    private static void relaySignals(MainContextBridge bridge) {
+        String[] names = {"HUP", "INT", "USR1", "USR2", "ALRM", "TERM"};
+        for (int i = 0; i < names.length; i++) {
+            int signum = RELAYED_SIGNALS[i];
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(names[i]), s -> bridge.raiseSignal(signum));
+            } catch (IllegalArgumentException e) {
+                // the VM uses this one itself
+            }
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -167,6 +182,7 @@ public final class Main {
         OutputStream err = stderr.newLineStream();
         // worker contexts warm up while the main context starts: most scripts make a pool
         MainContextBridge bridge = new MainContextBridge(runtime, inv.argv(), stdout, stderr, warmContextCount());
+        relaySignals(bridge);
         Trace.log("engine ready");
         Context context = runtime.newContext(inv.argv(), System.in, out, err, bridge);
         int status;

@@ -146,6 +146,9 @@ def _install_common():
     if _installed:
         return
     _installed = True
+    # the process API the Java POSIX backend lacks (os.kill, getppid, sysconf, signals...)
+    from polypool import posix
+    posix.install()
     # concurrent.futures loads its process pool lazily; replace it when it is loaded
     hooks.on_import("concurrent.futures.process", _use_engine_executor)
     # Value/Array/Barrier memory, shared_memory and managers across contexts
@@ -195,6 +198,8 @@ own_sentinel = None
 def install_main():
     global own_sentinel
     _install_common()
+    from polypool import posix
+    posix.install_main(host)
     own_sentinel = host.sentinel()
     mp_process._process_counter = _IdentityCounter()
 
