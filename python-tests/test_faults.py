@@ -270,6 +270,155 @@ class CallbackTest(FaultTest):
 
 
 # ---------------------------------------------------------------------------
+# Workers that die, exit, or send what cannot cross
+# ---------------------------------------------------------------------------
+
+def hard_exit(code):
+    os._exit(code)
+
+
+def soft_exit(code):
+    sys.exit(code)
+
+
+class NotUnpicklable(Exception):
+    """Pickles, but unpickling calls __init__ with one argument of two."""
+
+    def __init__(self, a, b):
+        super().__init__(a)
+
+
+def raise_not_unpicklable(x):
+    raise NotUnpicklable(x, 2)
+
+
+def return_a_lock(_):
+    return threading.Lock()
+
+
+def nested_pool_map(n):
+    with multiprocessing.Pool(2) as pool:
+        return pool.map(square, range(n))
+
+
+def length(data):
+    return len(data)
+
+
+def raising_input(n):
+    yield from range(n)
+    raise ValueError("the input broke")
+
+
+class WorkerFaultTest(FaultTest):
+    @polypool_extension
+    def test_os_exit_in_a_pool_task(self):
+        # CPython replaces the worker and the task's result never comes
+        with multiprocessing.Pool(2) as pool:
+            lost = pool.apply_async(hard_exit, (1,))
+            with self.assertRaisesRegex(RuntimeError, r"exited with exitcode 1 while running the task"):
+                lost.get(timeout=TIMEOUT)
+            self.assertEqual(type(lost._value).__name__, "WorkerLostError")
+            self.assertEqual(pool.apply_async(square, (4,)).get(timeout=TIMEOUT), 16)
+
+    @polypool_extension
+    def test_sys_exit_in_a_pool_task(self):
+        with multiprocessing.Pool(2) as pool:
+            with self.assertRaisesRegex(RuntimeError, r"exited with exitcode 3 while running the task"):
+                pool.apply_async(soft_exit, (3,)).get(timeout=TIMEOUT)
+            self.assertEqual(pool.apply_async(square, (5,)).get(timeout=TIMEOUT), 25)
+
+    def test_sys_exit_in_an_executor_task_is_its_result(self):
+        with ProcessPoolExecutor(2) as executor:
+            with self.assertRaises(SystemExit) as caught:
+                executor.submit(soft_exit, 3).result(timeout=TIMEOUT)
+            self.assertEqual(caught.exception.code, 3)
+            self.assertEqual(executor.submit(square, 3).result(timeout=TIMEOUT), 9)
+
+    def test_os_exit_in_an_executor_task_breaks_it(self):
+        from concurrent.futures.process import BrokenProcessPool
+        executor = ProcessPoolExecutor(2)
+        try:
+            with self.assertRaises(BrokenProcessPool) as caught:
+                executor.submit(hard_exit, 1).result(timeout=TIMEOUT)
+            if ON_POLYPOOL:  # the cause says what happened; CPython gives none
+                self.assertIn("exited with exitcode 1", str(caught.exception.__cause__))
+        finally:
+            bounded(executor.shutdown)
+
+    def test_a_pool_inside_an_executor_task(self):
+        with ProcessPoolExecutor(1) as executor:
+            self.assertEqual(executor.submit(nested_pool_map, 4).result(timeout=TIMEOUT * 2), [0, 1, 4, 9])
+
+    @polypool_extension
+    def test_exception_that_cannot_be_unpickled(self):
+        # CPython's pool result thread dies (hang); its executor breaks
+        with multiprocessing.Pool(1) as pool:
+            with self.assertRaisesRegex(TypeError, "missing 1 required positional argument"):
+                pool.apply_async(raise_not_unpicklable, (1,)).get(timeout=TIMEOUT)
+            self.assertEqual(pool.apply_async(square, (6,)).get(timeout=TIMEOUT), 36)
+        with ProcessPoolExecutor(1) as executor:
+            with self.assertRaisesRegex(TypeError, "missing 1 required positional argument"):
+                executor.submit(raise_not_unpicklable, 1).result(timeout=TIMEOUT)
+            self.assertEqual(executor.submit(square, 6).result(timeout=TIMEOUT), 36)
+
+    def test_result_that_cannot_be_pickled(self):
+        with multiprocessing.Pool(1) as pool:
+            with self.assertRaises(multiprocessing.pool.MaybeEncodingError):
+                pool.apply_async(return_a_lock, (1,)).get(timeout=TIMEOUT)
+            self.assertEqual(pool.apply_async(square, (7,)).get(timeout=TIMEOUT), 49)
+
+    def test_a_100_mib_argument(self):
+        data = bytes(100 << 20)
+        with multiprocessing.Pool(1) as pool:
+            self.assertEqual(pool.apply_async(length, (data,)).get(timeout=TIMEOUT * 3), len(data))
+
+    def test_pool_of_32_on_few_cores(self):
+        with multiprocessing.Pool(32) as pool:
+            self.assertEqual(pool.map_async(square, range(200)).get(timeout=TIMEOUT * 4),
+                             [x * x for x in range(200)])
+
+    def test_pools_from_several_threads_at_once(self):
+        results, errors = {}, []
+
+        def use_a_pool(n):
+            try:
+                with multiprocessing.Pool(2) as pool:
+                    results[n] = pool.map_async(square, range(n, n + 20)).get(timeout=TIMEOUT * 3)
+            except Exception as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=use_a_pool, args=(n,)) for n in (0, 100, 200)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT * 4)
+        self.assertEqual(errors, [])
+        self.assertEqual(results, {n: [x * x for x in range(n, n + 20)] for n in (0, 100, 200)})
+
+    def test_input_iterator_that_raises(self):
+        with multiprocessing.Pool(2) as pool:
+            for method in (pool.imap, pool.imap_unordered):
+                with self.subTest(method=method.__name__):
+                    seen = []
+                    with self.assertRaisesRegex(ValueError, "the input broke"):
+                        for value in method(square, raising_input(3)):
+                            seen.append(value)
+                    self.assertLessEqual(len(seen), 3)
+            with self.assertRaisesRegex(ValueError, "the input broke"):
+                pool.map(square, raising_input(3))
+            self.assertEqual(pool.apply_async(square, (8,)).get(timeout=TIMEOUT), 64)
+
+    def test_10000_apply_async_without_get_then_close_and_join(self):
+        pool = multiprocessing.Pool(2)
+        results = [pool.apply_async(square, (i,)) for i in range(10000)]
+        pool.close()
+        bounded(pool.join)
+        self.assertTrue(all(r.ready() for r in results))
+        self.assertEqual(sum(r.get(0) for r in results), sum(i * i for i in range(10000)))
+
+
+# ---------------------------------------------------------------------------
 # The process API: os, resource, /proc
 # ---------------------------------------------------------------------------
 

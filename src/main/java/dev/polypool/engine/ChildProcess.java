@@ -81,6 +81,10 @@ public final class ChildProcess {
             }
             inherited.closeAll();
         }
+        Integer exited = NativePosix.takeExit(pid); // os._exit(n): its context ends without a status
+        if (exited != null) {
+            code = exited;
+        }
         synchronized (this) {
             exitCode = terminatedBy != 0 ? -terminatedBy : code;
             RUNNING.remove(pid);

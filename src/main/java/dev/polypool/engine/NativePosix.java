@@ -40,6 +40,9 @@ public final class NativePosix {
     private static final int RUSAGE_BYTES = 18 * 8;
     private static final int AFFINITY_BYTES = 1024 / 8;
 
+    /** Exit codes given to {@code os._exit} by contexts that have not ended yet, by pid. */
+    private static final java.util.Map<Long, Integer> EXITS = new java.util.concurrent.ConcurrentHashMap<>();
+
     private NativePosix() {
     }
 
@@ -83,6 +86,17 @@ public final class NativePosix {
         } catch (Throwable e) {
             throw new IllegalStateException("native call failed: " + e, e);
         }
+    }
+
+    /** A context of pid {@code pid} is calling {@code os._exit(status)}. */
+    @HostAccess.Export
+    public void noteExit(long pid, int status) {
+        EXITS.put(pid, status);
+    }
+
+    /** The status the context of pid {@code pid} gave {@code os._exit}, or null; forgets it. */
+    static Integer takeExit(long pid) {
+        return EXITS.remove(pid);
     }
 
     /** The pid of this JVM, which the main program sees as {@code os.getpid()}. */

@@ -18,6 +18,7 @@ final class Worker {
     private final WorkerPool pool;
     private final String name;
     private final int identity;
+    private final long pid = ProcessIds.nextPid();
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
     private volatile Context context;
@@ -103,7 +104,7 @@ final class Worker {
                 if (cancelled) {
                     return;
                 }
-                runner = prepared.worker().invokeMember("start", name, identity, ProcessIds.nextPid(),
+                runner = prepared.worker().invokeMember("start", name, identity, pid,
                         ProcessIds.parentPid(), config.setup());
             } catch (PolyglotException e) {
                 if (!cancelled) {
@@ -148,9 +149,8 @@ final class Worker {
             if (!cancelled) {
                 replace = true;
                 if (current != null) {
-                    String why = e instanceof PolyglotException p ? describe(p) : e.toString();
                     pool.deliver(new Outcome(current.jobId(), current.index(), WorkerPool.LOST,
-                            WorkerPool.lostPayload("worker " + name + " died while running the task: " + why)));
+                            WorkerPool.lostPayload("worker " + name + " " + death(e) + " while running the task")));
                 }
             }
         } finally {
@@ -179,6 +179,22 @@ final class Worker {
             return new Outcome(task.jobId(), task.index(), status, s.substring(1));
         }
         return new Outcome(task.jobId(), task.index(), WorkerPool.PLAIN, result.isNull() ? null : result.as(Object.class));
+    }
+
+    /**
+     * How the worker's context ended under a task, in CPython's terms: the exit code of
+     * {@code os._exit} (also after a task's {@code sys.exit}, see {@code polypool.worker}),
+     * else what failed in the engine.
+     */
+    private String death(RuntimeException e) {
+        Integer status = NativePosix.takeExit(pid);
+        if (status == null && e instanceof PolyglotException p && p.isExit()) {
+            status = p.getExitStatus();
+        }
+        if (status != null) {
+            return "exited with exitcode " + status;
+        }
+        return "died (" + (e instanceof PolyglotException p ? describe(p) : e.toString()) + ")";
     }
 
     private static String describe(PolyglotException e) {

@@ -29,6 +29,7 @@ contexts. Here:
 """
 
 import errno
+import operator
 import os
 import sys
 import threading
@@ -208,6 +209,15 @@ def _host():
     return host
 
 
+_graalpy_exit = os._exit
+
+
+def _exit(status):
+    # said first, so that the pool reporting a lost worker can give its exit code
+    _native.noteExit(os.getpid(), operator.index(status))
+    _graalpy_exit(status)
+
+
 # -- resource -------------------------------------------------------------------------
 
 def getrusage(who):
@@ -304,6 +314,7 @@ def install():
     os.sched_getaffinity = sched_getaffinity
     os.kill = kill
     os.killpg = killpg
+    os._exit = _exit
     resource.getrusage = getrusage
     global _graalpy_fork_exec
     import _posixsubprocess
