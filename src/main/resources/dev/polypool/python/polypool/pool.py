@@ -7,7 +7,10 @@ outcomes back, decodes them and completes the stdlib's own result objects
 CPython: ordering, ``get(timeout)``, callbacks, ``successful()``.
 
 Where CPython would hang (a worker dies mid-task, the pool is terminated under a waiting
-``get()``), the result fails with ``WorkerLostError`` instead.
+``get()``), the result fails with ``WorkerLostError`` instead. A callback that raises is
+reported through ``threading.excepthook`` and delivery goes on; waiting inside a callback
+for a result that is not ready raises ``RuntimeError`` (CPython's result thread dies, or
+deadlocks).
 """
 
 import itertools
@@ -120,7 +123,10 @@ class Pool(mp_pool.Pool):
     def _watch(self, result):
         # a get() or wait() in a callback runs in the result thread, which alone completes
         # results: waiting there for one that is not ready would wait forever
-        result._event = _ResultEvent(self._result_handler)
+        event = _ResultEvent(self._result_handler)
+        if result._event.is_set():  # a map of nothing is complete at once
+            event.set()
+        result._event = event
         return result
 
     def _submit(self, job, index, kind, func, payload):
