@@ -38,9 +38,8 @@ public final class MainContextBridge {
     private final List<WorkerPool> pools = new CopyOnWriteArrayList<>();
     private final List<ChildProcess> children = new CopyOnWriteArrayList<>();
     private final Sentinel sentinel = new Sentinel();
-    private volatile Context mainContext;
-    private volatile int signalled;
     private final java.util.concurrent.atomic.AtomicInteger identities = new java.util.concurrent.atomic.AtomicInteger();
+    private final SignalRelay signals = new SignalRelay();
 
     /**
      * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
@@ -163,39 +162,35 @@ public final class MainContextBridge {
         }
     }
 
-    /** Tells the bridge which context runs the main program, for {@link #raiseSignal}. */
-    public void setMainContext(Context context) {
-        this.mainContext = context;
+    /**
+     * Makes the main program see signal {@code signum} as CPython would: the handler the
+     * program installed with {@code signal.signal} runs in its main thread, interrupting
+     * whatever it waits in; SIGINT's default raises {@code KeyboardInterrupt}; a default
+     * action that ends a process ends the program with status 128 + {@code signum}, its
+     * pools stopped. Never blocks. A signal that arrives before the program runs its own
+     * code is delivered when it starts to; one the program cannot handle (see
+     * {@code polypool.posix.RELAYED}) is dropped.
+     */
+    @HostAccess.Export
+    public void raiseSignal(int signum) {
+        signals.raise(signum);
     }
 
     /**
-     * Makes the run's main program see signal {@code signum} as CPython would.
+     * Installs the main context's dispatcher for {@code signum}: {@code register} runs
+     * GraalPy's {@code signal.signal} and {@link #raiseSignal} reaches what it installed.
      *
-     * <p>SEAM: engineer "faults" (issue 15) owns the real implementation (KeyboardInterrupt
-     * for SIGINT, the program's own handlers, 130/143). This minimal stand-in, which the
-     * resident engine calls for the client's SIGINT/SIGTERM/SIGHUP, cancels the main
-     * program (its context is closed, cancelling the code it runs) and makes
-     * {@link #signalled()} report {@code signum}, so the run ends with status
-     * 128 + signum. Returns at once.
+     * @return whether the signal can be relayed
      */
-    public void raiseSignal(int signum) {
-        signalled = signum;
-        Context c = mainContext;
-        if (c != null) {
-            // close(true) waits for the cancelled code to stop: not on the caller's thread
-            Thread.ofPlatform().daemon(true).name("polypool-signal").start(() -> {
-                try {
-                    c.close(true);
-                } catch (RuntimeException ignored) {
-                    // the program ended meanwhile
-                }
-            });
-        }
+    @HostAccess.Export
+    public boolean adoptSignal(int signum, org.graalvm.polyglot.Value register) {
+        return signals.adopt(signum, register);
     }
 
-    /** The signal {@link #raiseSignal} last raised, or 0. */
-    public int signalled() {
-        return signalled;
+    /** The program starts its own code: signals raised until now are delivered. */
+    @HostAccess.Export
+    public void deliverPendingSignals() {
+        signals.start();
     }
 
     /**

@@ -62,7 +62,7 @@ public final class Main {
         /** This JVM's own streams, working directory and environment. */
         public static Launch inProcess() {
             return new Launch(System.in, ConsoleSink.stdout(), ConsoleSink.stderr(), ProcessEnvironment.INHERIT,
-                    bridge -> { }, null);
+                    Main::relaySignals, null);
         }
     }
 
@@ -101,7 +101,6 @@ public final class Main {
             OutputStream out = stdout.newLineStream();
             OutputStream err = stderr.newLineStream();
             Context context = runtime.newContext(argv, environment, stdin, out, err, bridge);
-            bridge.setMainContext(context);
             return new Prepared(bridge, context, out, err);
         }
 
@@ -217,6 +216,21 @@ public final class Main {
         return "POLYPOOL_START_METHOD=" + value + ": expected one of " + String.join(", ", Protocol.START_METHODS);
     }
 
+    /** Signals a Python program may handle: the program sees them instead of the JVM. */
+    private static final int[] RELAYED_SIGNALS = {1, 2, 10, 12, 14, 15}; // HUP INT USR1 USR2 ALRM TERM
+
+    private static void relaySignals(MainContextBridge bridge) {
+        String[] names = {"HUP", "INT", "USR1", "USR2", "ALRM", "TERM"};
+        for (int i = 0; i < names.length; i++) {
+            int signum = RELAYED_SIGNALS[i];
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(names[i]), s -> bridge.raiseSignal(signum));
+            } catch (IllegalArgumentException e) {
+                // the VM uses this one itself
+            }
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -283,18 +297,10 @@ public final class Main {
         } catch (PolyglotException e) {
             if (e.isExit()) {
                 status = e.getExitStatus();
-            } else if (bridge.signalled() != 0) {
-                status = 128 + bridge.signalled();
             } else {
                 messages.println("polypool: internal error: " + e.getMessage());
                 status = 1;
             }
-        } catch (IllegalStateException e) {
-            // the context was closed by raiseSignal before or between evaluations
-            if (bridge.signalled() == 0) {
-                throw e;
-            }
-            status = 128 + bridge.signalled();
         } catch (java.io.IOException e) {
             messages.println("polypool: cannot read the program: " + e.getMessage());
             status = 1;

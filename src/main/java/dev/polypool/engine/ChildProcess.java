@@ -28,6 +28,9 @@ import dev.polypool.sync.Sentinel;
  * <p>Thread-safe. Python calls the methods annotated {@link HostAccess.Export}.
  */
 public final class ChildProcess {
+    /** The running children of every context, by pid, for os.kill (see {@link NativePosix}). */
+    private static final java.util.Map<Long, ChildProcess> RUNNING = new java.util.concurrent.ConcurrentHashMap<>();
+
     private final String name;
     private final long pid = ProcessIds.nextPid();
     private final Thread thread;
@@ -46,6 +49,7 @@ public final class ChildProcess {
      */
     public ChildProcess(WarmContexts warm, String name, String setup, String process, HandleTable inherited) {
         this.name = name;
+        RUNNING.put(pid, this);
         this.thread = Thread.ofPlatform().name("polypool-" + name).daemon(true)
                 .start(() -> run(warm, setup, process, inherited));
     }
@@ -77,12 +81,26 @@ public final class ChildProcess {
             }
             inherited.closeAll();
         }
+        Integer exited = NativePosix.takeExit(pid); // os._exit(n): its context ends without a status
+        if (exited != null) {
+            code = exited;
+        }
         synchronized (this) {
             exitCode = terminatedBy != 0 ? -terminatedBy : code;
+            RUNNING.remove(pid);
             notifyAll();
         }
         sentinel.fire();
         Trace.log("process " + name + " exited with " + exitCode);
+    }
+
+    /** The running child of pid {@code pid}, or null. */
+    static ChildProcess running(long pid) {
+        return RUNNING.get(pid);
+    }
+
+    static long[] runningPids() {
+        return RUNNING.keySet().stream().mapToLong(Long::longValue).toArray();
     }
 
     /** The pid the process sees as {@code os.getpid()}. */

@@ -38,6 +38,12 @@ public final class PolyglotRuntime {
             .allowListAccess(true)
             .build();
 
+    /** All of the host's I/O, with {@code /proc} files readable (see {@link ProcFileSystem}). */
+    private static final IOAccess IO_ACCESS = IOAccess.newBuilder()
+            .allowHostSocketAccess(true)
+            .fileSystem(new ProcFileSystem(org.graalvm.polyglot.io.FileSystem.newDefaultFileSystem()))
+            .build();
+
     private static volatile PolyglotRuntime instance;
 
     private final Engine engine;
@@ -119,7 +125,7 @@ public final class PolyglotRuntime {
         Context.Builder b = Context.newBuilder("python")
                 .engine(engine)
                 .allowHostAccess(HOST_ACCESS)
-                .allowIO(IOAccess.ALL)
+                .allowIO(IO_ACCESS)
                 // ctypes needs it; multiprocessing's Value/Array and shared_memory are ctypes
                 // objects over native memory that every context maps (dev.polypool.sync.SharedBuffer)
                 .allowNativeAccess(true)
@@ -157,6 +163,7 @@ public final class PolyglotRuntime {
         bindings.putMember("polypool.trace", Trace.SINK);
         // Java back ends of the stdlib modules GraalPy has only as native code (one context per process)
         bindings.putMember("polypool.stdlib", JavaStdlib.get());
+        bindings.putMember("polypool.posix", NativePosix.get());
         SyncServices.get().attach(context);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);

@@ -18,6 +18,7 @@ final class Worker {
     private final WorkerPool pool;
     private final String name;
     private final int identity;
+    private final long pid = ProcessIds.nextPid();
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
     private volatile Context context;
@@ -103,7 +104,7 @@ final class Worker {
                 if (cancelled) {
                     return;
                 }
-                runner = config.driver().startWorker(prepared, name, identity, ProcessIds.nextPid(),
+                runner = config.driver().startWorker(prepared, name, identity, pid,
                         ProcessIds.parentPid());
             } catch (PolyglotException e) {
                 if (!cancelled) {
@@ -147,9 +148,8 @@ final class Worker {
             if (!cancelled) {
                 replace = true;
                 if (current != null) {
-                    String why = e instanceof PolyglotException p ? describe(p) : e.toString();
                     pool.deliver(new Outcome(current.jobId(), current.index(), Protocol.LOST,
-                            "worker " + name + " died while running the task: " + why));
+                            "worker " + name + " " + death(e) + " while running the task"));
                 }
             }
         } finally {
@@ -160,6 +160,22 @@ final class Worker {
             exited.countDown();
             pool.workerExited(this, replace);
         }
+    }
+
+    /**
+     * How the worker's context ended under a task, in CPython's terms: the exit code of
+     * {@code os._exit} (also after a task's {@code sys.exit}, see {@code polypool.worker}),
+     * else what failed in the engine.
+     */
+    private String death(RuntimeException e) {
+        Integer status = NativePosix.takeExit(pid);
+        if (status == null && e instanceof PolyglotException p && p.isExit()) {
+            status = p.getExitStatus();
+        }
+        if (status != null) {
+            return "exited with exitcode " + status;
+        }
+        return "died (" + (e instanceof PolyglotException p ? describe(p) : e.toString()) + ")";
     }
 
     private static String describe(PolyglotException e) {

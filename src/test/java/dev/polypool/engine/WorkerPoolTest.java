@@ -213,7 +213,7 @@ class WorkerPoolTest {
             pool.submit(3, 0, APPLY, "os:_exit", false, enc("((3,), {})"));
             Object[] lost = collect(pool, 1).get(0);
             assertEquals(Protocol.LOST, lost[0]);
-            assertTrue(lost[1].toString().contains("died"), lost[1].toString());
+            assertTrue(lost[1].toString().contains("exited with exitcode 3"), lost[1].toString());
             pool.submit(3, 1, MAP, "math:sqrt", false, enc("[9.0]"));
             assertEquals(3.0, dec(collect(pool, 1).get(1)[1]).getArrayElement(0).asDouble());
         } finally {

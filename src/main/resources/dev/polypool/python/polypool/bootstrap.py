@@ -134,19 +134,6 @@ def _use_engine_pipes(module):
     mp_pool.wait = connection.wait
 
 
-# TEMPORARY (issue 16, engineer "native"): os.sysconf("SC_SEM_NSEMS_MAX") as Linux CPython
-# gives it (-1, no fixed limit; GraalPy says 32, which makes CPython's multiprocessing tests skip
-# themselves). Engineer "faults" owns the os.* emulation (polypool/posix.py); the lead folds
-# this into it when merging.
-_graalpy_sysconf = os.sysconf
-
-
-def _sysconf(name):
-    if name == "SC_SEM_NSEMS_MAX" or name == os.sysconf_names.get("SC_SEM_NSEMS_MAX"):
-        return -1
-    return _graalpy_sysconf(name)
-
-
 def _use_java_unicodedata(module):
     from polypool import stdlib
     stdlib.install_unicodedata(module)
@@ -157,7 +144,9 @@ def _install_common():
     if _installed:
         return
     _installed = True
-    os.sysconf = _sysconf
+    # the process API the Java POSIX backend lacks (os.kill, getppid, sysconf, signals...)
+    from polypool import posix
+    posix.install()
     # concurrent.futures loads its process pool lazily; replace it when it is loaded
     hooks.on_import("concurrent.futures.process", _use_engine_executor)
     # Value/Array/Barrier memory, shared_memory and managers across contexts
@@ -204,6 +193,8 @@ class _IdentityCounter:
 
 def install_main():
     _install_common()
+    from polypool import posix
+    posix.install_main(host)
     childstate.own_sentinel = host.sentinel()
     mp_process._process_counter = _IdentityCounter()
 

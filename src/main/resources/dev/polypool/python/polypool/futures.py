@@ -4,7 +4,12 @@ Like ``polypool.pool``, the executor lives in the submitting context and runs it
 a Java ``WorkerPool``; a daemon thread completes the futures from the engine's outcomes.
 Semantics are CPython 3.12's: a future can be cancelled until a worker takes its task; a
 worker that dies (the task called ``os._exit``) or an initializer that raises breaks the
-executor, failing pending and later futures with ``BrokenProcessPool``.
+executor, failing pending and later futures with ``BrokenProcessPool``; a task's
+``SystemExit`` (``sys.exit(3)``) is its future's exception and the executor goes on.
+Workers are not daemonic: a task may start a pool. ``shutdown`` with
+``cancel_futures=True`` waits ``SHUTDOWN_GRACE`` seconds for the running tasks, as CPython
+waits for them, then stops those still running (their futures raise ``CancelledError``)
+where CPython would wait forever.
 
 As with CPython's fork start method, the workers start at the first ``submit`` and see
 the program's state as it is then (functions defined after the executor was created
@@ -28,6 +33,13 @@ _WORKER_PREFIX = {"fork": "ForkProcess", "spawn": "SpawnProcess", "forkserver": 
 _BROKEN_MESSAGE = ("A process in the process pool was terminated abruptly while the "
                    "future was running or pending.")
 _UNUSABLE_MESSAGE = "A child process terminated abruptly, the process pool is not usable anymore"
+
+# how long shutdown(cancel_futures=True) lets running tasks finish before it stops them
+SHUTDOWN_GRACE = 5.0
+_STOPPED_MESSAGE = ("the task was still running %s s after shutdown(cancel_futures=True), "
+                    "which stopped its worker" % SHUTDOWN_GRACE)
+# how long each wait of shutdown() lasts, so that signal handlers run while it waits
+_JOIN_SLICE_MS = 100
 
 _jobs = itertools.count()
 _executors = weakref.WeakSet()
@@ -182,16 +194,36 @@ class ProcessPoolExecutor(_base.Executor):
             self._shutdown_thread = True
             if self._engine is None:
                 return
+            running = []
             if cancel_futures:
                 for job, future in list(self._pending.items()):
                     if future.cancel():
                         self._pending.pop(job, None)
+                    else:
+                        running.append(future)
             self._engine.close()
+        if running:
+            if wait:
+                self._stop_after_grace(running)
+            else:
+                threading.Thread(target=self._stop_after_grace, args=(running,),
+                                 name="polypool-shutdown", daemon=True).start()
         if wait:
-            self._engine.join(-1)
+            while not self._engine.join(_JOIN_SLICE_MS):
+                pass  # in slices: a signal handler (Ctrl-C) runs between them
             self._results.join()
 
     shutdown.__doc__ = _base.Executor.shutdown.__doc__
+
+    def _stop_after_grace(self, running):
+        # CPython's shutdown waits for running tasks, forever for one blocked for good: here
+        # they have SHUTDOWN_GRACE seconds, then their workers are stopped wherever they wait
+        _base.wait(running, timeout=SHUTDOWN_GRACE)
+        late = [f for f in running if not f.done()]
+        if late:
+            for future in late:
+                _complete(future, _base.CancelledError(_STOPPED_MESSAGE))
+            self._engine.terminate()
 
     @staticmethod
     def _handle_results(executor_ref, engine, pending, lock):

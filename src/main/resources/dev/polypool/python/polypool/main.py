@@ -7,12 +7,14 @@ uncaught exception's traceback (without polypool's own frames) to stderr.
 import atexit
 import builtins
 import os
+import signal
 import sys
 import threading
 import traceback
 import types
 
-from polypool import bootstrap
+from polypool import bootstrap, posix
+from polypool._host import host
 
 
 def _new_main(file=None):
@@ -43,7 +45,25 @@ def _print_uncaught(exc):
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_globals.get("__name__") == __name__:
         tb = tb.tb_next
+    if isinstance(exc, KeyboardInterrupt):
+        # nor the signal dispatcher's frame, where CPython's traceback ends at the
+        # interrupted line
+        exc = exc.with_traceback(_without_dispatcher(tb))
+        tb = exc.__traceback__
     traceback.print_exception(type(exc), exc, tb)
+
+
+def _without_dispatcher(tb):
+    frames = []
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    while frames and frames[-1].tb_frame.f_globals.get("__name__") == posix.__name__:
+        frames.pop()
+    head = None
+    for entry in reversed(frames):
+        head = types.TracebackType(head, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return head
 
 
 def _execute(mode, target):
@@ -71,9 +91,13 @@ def run(mode, target):
     bootstrap.install_main()
     status = 0
     try:
+        posix.signals_ready(host)
         _execute(mode, target)
     except SystemExit as e:
         status = _exit_status(e)
+    except KeyboardInterrupt as e:
+        _print_uncaught(e)
+        status = 128 + signal.SIGINT  # CPython ends itself by SIGINT: the shell sees 130
     except BaseException as e:
         _print_uncaught(e)
         status = 1

@@ -7,7 +7,10 @@ outcomes back, decodes them and completes the stdlib's own result objects
 CPython: ordering, ``get(timeout)``, callbacks, ``successful()``.
 
 Where CPython would hang (a worker dies mid-task, the pool is terminated under a waiting
-``get()``), the result fails with ``WorkerLostError`` instead.
+``get()``), the result fails with ``WorkerLostError`` instead. A callback that raises is
+reported through ``threading.excepthook`` and delivery goes on; waiting inside a callback
+for a result that is not ready raises ``RuntimeError`` (CPython's result thread dies, or
+deadlocks).
 """
 
 import itertools
@@ -28,12 +31,46 @@ from polypool.tasks import APPLY, CALL, MAP, STARCALL, STARMAP
 INIT, RUN, CLOSE, TERMINATE = "INIT", "RUN", "CLOSE", "TERMINATE"
 
 
+# how long each wait of join() lasts, so that signal handlers run while it waits
+_JOIN_SLICE_MS = 100
+
 # iterables that imap may consume in batches (see Pool._feed_in_batches)
 _IN_MEMORY = (list, tuple, range)
 
 
 def _chunks(result):
     yield from result
+
+
+def _guarded(callback):
+    """``callback`` reporting what it raises, as ``threading.excepthook`` reports a thread's
+    uncaught exception, so that its result still completes and delivery goes on (CPython's
+    result thread dies instead, and the pool hangs)."""
+    if callback is None:
+        return None
+
+    def call(value):
+        try:
+            callback(value)
+        except Exception as e:
+            # the traceback starts in the callback, as in a thread's own target
+            tb = e.__traceback__.tb_next
+            threading.excepthook(threading.ExceptHookArgs((type(e), e, tb, threading.current_thread())))
+    return call
+
+
+class _ResultEvent(threading.Event):
+    """A result's event, which refuses to be waited for in the thread that would set it."""
+
+    def __init__(self, setter):
+        super().__init__()
+        self._setter = setter
+
+    def wait(self, timeout=None):
+        if not self.is_set() and threading.current_thread() is self._setter:
+            raise RuntimeError("waiting in a pool callback for a result that is not ready would "
+                               "never end: callbacks run in the thread that delivers results")
+        return super().wait(timeout)
 
 
 class WorkerLostError(RuntimeError):
@@ -83,6 +120,15 @@ class Pool(mp_pool.Pool):
         if self._state != RUN:
             raise ValueError("Pool not running")
 
+    def _watch(self, result):
+        # a get() or wait() in a callback runs in the result thread, which alone completes
+        # results: waiting there for one that is not ready would wait forever
+        event = _ResultEvent(self._result_handler)
+        if result._event.is_set():  # a map of nothing is complete at once
+            event.set()
+        result._event = event
+        return result
+
     def _submit(self, job, index, kind, func, payload):
         self._sender.submit(job, index, kind, func, payload)
 
@@ -92,7 +138,7 @@ class Pool(mp_pool.Pool):
 
     def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
         self._check_running()
-        result = ApplyResult(self, callback, error_callback)
+        result = self._watch(ApplyResult(self, _guarded(callback), _guarded(error_callback)))
         try:
             args = tuple(args)
             if len(args) == 1 and not kwds:
@@ -127,7 +173,8 @@ class Pool(mp_pool.Pool):
             chunksize = self._default_chunksize(len(iterable))
         if len(iterable) == 0:
             chunksize = 0
-        result = MapResult(self, chunksize, len(iterable), callback, error_callback=error_callback)
+        result = self._watch(MapResult(self, chunksize, len(iterable), _guarded(callback),
+                                       error_callback=_guarded(error_callback)))
         if chunksize == 0:
             return result
         if chunksize == 1:
@@ -269,6 +316,8 @@ class Pool(mp_pool.Pool):
         if self._state == INIT:
             return
         self._state = TERMINATE
+        if self._feeder is not None:
+            self._feed_queue.put(None)  # wakes a feeder waiting for work; it checks the state
         self._terminate()
 
     @staticmethod
@@ -281,9 +330,12 @@ class Pool(mp_pool.Pool):
             raise ValueError("Pool is still running")
         elif self._state not in (CLOSE, TERMINATE):
             raise ValueError("In unknown state")
-        if self._feeder is not None:
+        if self._feeder is not None and self._state == CLOSE:
             self._feeder.join()
-        self._engine.join(-1)
+        # after terminate() the feeder may be blocked in the program's input iterator (a
+        # daemon thread, it stops at its next state check): join() does not wait for it
+        while not self._engine.join(_JOIN_SLICE_MS):
+            pass  # in slices: a signal handler (Ctrl-C) runs between them
         self._result_handler.join()
 
     def __enter__(self):

@@ -53,6 +53,11 @@ def run(kind, ref, plain, payload):
         result = _apply(kind, func, payload)
     except Exception as e:
         return RAISED_PREFIX + _encode_exception(e)
+    except BaseException as e:
+        if _errors == FUTURES_ERRORS:
+            # CPython's executor worker catches BaseException: SystemExit(3) on the future
+            return RAISED_PREFIX + _encode_exception(e)
+        _end_pool_worker(e)
     if codec.is_plain(result):
         return PLAIN_PREFIX + result if type(result) is str else result
     try:
@@ -62,6 +67,25 @@ def run(kind, ref, plain, payload):
             return RAISED_PREFIX + _encode_exception(e)
         from multiprocessing.pool import MaybeEncodingError
         return RAISED_PREFIX + _encode_exception(MaybeEncodingError(e, result))
+
+
+def _end_pool_worker(exc):
+    """What a CPython pool worker does with a SystemExit or KeyboardInterrupt of its task:
+    its process ends, with the code of ``sys.exit`` (1 after printing anything else, as
+    ``BaseProcess._bootstrap`` does); the pool reports the task lost with that exit code."""
+    import os
+    if isinstance(exc, SystemExit) and (exc.code is None or isinstance(exc.code, int)):
+        code = exc.code or 0
+    else:
+        if isinstance(exc, SystemExit):
+            print(exc.code, file=sys.stderr)
+        else:
+            sys.stderr.write(f"Process {mp_process.current_process().name}:\n")
+            traceback.print_exception(exc)
+        code = 1
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(code & 0xFF)
 
 
 def _encode_exception(exc):
@@ -103,6 +127,10 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     global _errors
     setup = codec.loads(setup)
     _errors = setup["errors"]
+    if daemon is None:
+        # pool workers are daemonic; executor workers not, as in CPython 3.9+, so that a
+        # task may start a pool of its own
+        daemon = _errors != FUTURES_ERRORS
     start_method = setup["start_method"]
     bootstrap.install_worker(name, identity, pid, ppid, start_method, daemon)
     mp_process.current_process().authkey = setup["authkey"]
@@ -166,7 +194,7 @@ def start(name, identity, pid, ppid, setup):
     stderr as CPython reports a failed worker, and re-raised.
     """
     try:
-        init_text = _become_child(name, identity, pid, ppid, setup, daemon=True)
+        init_text = _become_child(name, identity, pid, ppid, setup, daemon=None)
     except BaseException:
         _print_failure()  # e.g. the re-imported main script started a process
         raise

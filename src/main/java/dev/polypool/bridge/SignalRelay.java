@@ -1,0 +1,112 @@
+package dev.polypool.bridge;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.graalvm.polyglot.Value;
+
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * Delivers signals to one main program's context as CPython delivers them to its process.
+ *
+ * <p>GraalPy runs a Python signal handler by queueing it for the main thread of the context
+ * that installed it, which interrupts whatever that thread waits in ({@code time.sleep},
+ * locks, queues, host calls). But it installs handlers as JVM-wide {@code sun.misc.Signal}
+ * handlers, which one JVM running several programs (or whose launcher owns the signals)
+ * cannot leave to it. So the main context installs its dispatcher for a signal through
+ * {@link #adopt}: GraalPy's handler object is kept here and the JVM-wide handler put back,
+ * and {@link #raise} calls the kept handler. Signals raised before the program started
+ * wait until {@link #start}.
+ *
+ * <p>Thread-safe.
+ */
+final class SignalRelay {
+    /** Whoever changes JVM-wide signal handlers holds this. */
+    private static final Object JVM_HANDLERS = new Object();
+
+    private final Map<Integer, SignalHandler> handlers = new ConcurrentHashMap<>();
+    private final List<Integer> pending = new ArrayList<>(); // guarded by this
+    private boolean started; // guarded by this
+
+    /**
+     * Has {@code register} (Python code of the main context that installs its dispatcher for
+     * {@code signum} with GraalPy's {@code signal.signal}) run, and keeps the handler it
+     * installed; the JVM-wide handler stays what it was.
+     *
+     * @return false if the JVM does not let programs handle that signal (QUIT, USR2 on some VMs)
+     */
+    boolean adopt(int signum, Value register) {
+        Signal signal;
+        try {
+            signal = new Signal(name(signum));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        synchronized (JVM_HANDLERS) {
+            SignalHandler previous;
+            try {
+                // meanwhile a real signal comes here, to the program
+                previous = Signal.handle(signal, s -> raise(signum));
+            } catch (IllegalArgumentException e) {
+                return false; // used by the VM
+            }
+            try {
+                register.executeVoid();
+            } finally {
+                SignalHandler installed = Signal.handle(signal, previous);
+                if (installed != previous && !(installed == SignalHandler.SIG_DFL || installed == SignalHandler.SIG_IGN)) {
+                    handlers.put(signum, installed);
+                }
+            }
+        }
+        return handlers.containsKey(signum);
+    }
+
+    /** The program runs its own code from now on: deliver what came before. */
+    void start() {
+        List<Integer> early;
+        synchronized (this) {
+            started = true;
+            early = List.copyOf(pending);
+            pending.clear();
+        }
+        for (int signum : early) {
+            raise(signum);
+        }
+    }
+
+    /**
+     * Makes the program see signal {@code signum} as CPython would: its handler runs in its
+     * main thread (see {@code polypool.posix}). A signal the program has no dispatcher for
+     * is dropped; one before the program started waits for {@link #start}.
+     */
+    void raise(int signum) {
+        synchronized (this) {
+            if (!started) {
+                pending.add(signum);
+                return;
+            }
+        }
+        SignalHandler handler = handlers.get(signum);
+        if (handler != null) {
+            handler.handle(new Signal(name(signum)));
+        }
+    }
+
+    static String name(int signum) {
+        return switch (signum) {
+            case 1 -> "HUP";
+            case 2 -> "INT";
+            case 3 -> "QUIT";
+            case 10 -> "USR1";
+            case 12 -> "USR2";
+            case 14 -> "ALRM";
+            case 15 -> "TERM";
+            default -> throw new IllegalArgumentException("signal " + signum + " is not relayed");
+        };
+    }
+}
