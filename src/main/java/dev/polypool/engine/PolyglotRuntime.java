@@ -91,11 +91,6 @@ public final class PolyglotRuntime {
         return engine.getImplementationName();
     }
 
-    /** {@code $PYTHONPATH}, which CPython puts on {@code sys.path} after the script's directory
-     * (GraalPy embedded ignores it); after polypool's own directory, whose {@code pyexpat}
-     * must win over GraalPy's native one. */
-    private static final String PYTHONPATH = System.getenv("PYTHONPATH");
-
     /** The launcher that started this JVM ({@code bin/polypool} exports it), or null. */
     private static final String EXECUTABLE = System.getenv("POLYPOOL_EXECUTABLE");
 
@@ -122,6 +117,10 @@ public final class PolyglotRuntime {
      */
     public Context newContext(List<String> argv, ProcessEnvironment environment, InputStream in, OutputStream out,
                               OutputStream err, Object bridge) {
+        // $PYTHONPATH (the run's: a resident engine's own is not the program's), which CPython
+        // puts on sys.path after the script's directory and GraalPy embedded ignores; after
+        // polypool's own directory, whose pyexpat must win over GraalPy's native one
+        String pythonPath = environment.getenv("PYTHONPATH");
         Context.Builder b = Context.newBuilder("python")
                 .engine(engine)
                 .allowHostAccess(HOST_ACCESS)
@@ -136,9 +135,9 @@ public final class PolyglotRuntime {
                 .out(out)
                 .err(err)
                 .options(Map.of(
-                        "python.PythonPath", PYTHONPATH == null || PYTHONPATH.isEmpty()
+                        "python.PythonPath", pythonPath == null || pythonPath.isEmpty()
                                 ? pythonSources.toString()
-                                : pythonSources + java.io.File.pathSeparator + PYTHONPATH,
+                                : pythonSources + java.io.File.pathSeparator + pythonPath,
                         "python.DontWriteBytecodeFlag", "false",
                         "python.PyCachePrefix", bytecodeCache.toString()))
                 .arguments("python", argv.toArray(String[]::new));
