@@ -409,6 +409,18 @@ class WorkerFaultTest(FaultTest):
                 pool.map(square, raising_input(3))
             self.assertEqual(pool.apply_async(square, (8,)).get(timeout=TIMEOUT), 64)
 
+    def test_input_iterator_that_raises_after_a_long_imap(self):
+        # once GraalPy compiles the feeder, the exception's frames (the feeder's) are read
+        # through the consumer's stack, unless the feeder fixed them (a JVM NPE ended the run)
+        for _ in range(2):
+            with multiprocessing.Pool(2) as pool:
+                for method in (pool.imap, pool.imap_unordered):
+                    with self.assertRaisesRegex(ValueError, "the input broke"):
+                        for value in method(square, raising_input(3)):
+                            pass
+                self.assertEqual(sum(pool.imap(square, (x for x in range(2000)))),
+                                 sum(x * x for x in range(2000)))
+
     def test_10000_apply_async_without_get_then_close_and_join(self):
         pool = multiprocessing.Pool(2)
         results = [pool.apply_async(square, (i,)) for i in range(10000)]

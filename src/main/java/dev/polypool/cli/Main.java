@@ -299,6 +299,9 @@ public final class Main {
                 status = e.getExitStatus();
             } else {
                 messages.println("polypool: internal error: " + e.getMessage());
+                if (Trace.ENABLED) {
+                    e.printStackTrace(messages);
+                }
                 status = 1;
             }
         } catch (java.io.IOException e) {

@@ -38,6 +38,29 @@ _JOIN_SLICE_MS = 100
 _IN_MEMORY = (list, tuple, range)
 
 
+def _in_this_thread(error):
+    """Fixes the frames of ``error``'s traceback while this thread still runs them.
+
+    The feeder hands the consumer an exception raised in its own frames, which keep running.
+    GraalPy builds a traceback's frame objects lazily, by finding each frame on the stack of
+    the thread that reads ``tb_frame``: read in the consumer, the feeder's frames are not on
+    its stack and ``tb_frame`` comes back as a Java null, which ends the whole program with
+    ``NullPointerException: Null receiver values are not supported by libraries`` (in
+    ``traceback.clear_frames``, which ``unittest``'s ``assertRaises`` calls, say). Reading
+    them here, in the thread that runs them, fixes them in the traceback, which stays whole as
+    in CPython. The same for the exceptions chained to ``error``."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        tb = error.__traceback__
+        while tb is not None:
+            tb.tb_frame
+            tb = tb.tb_next
+        if error.__cause__ is not None:
+            _in_this_thread(error.__cause__)
+        error = error.__context__
+
+
 def _chunks(result):
     yield from result
 
@@ -240,9 +263,11 @@ class Pool(mp_pool.Pool):
                         else:
                             self._submit(result._job, index, MAP, func, chunk)
                     except Exception as e:
+                        _in_this_thread(e)
                         result._set(index, (False, e))
             except Exception as e:  # the input iterable raised
                 index += 1
+                _in_this_thread(e)
                 result._set(index, (False, e))
             result._set_length(index + 1)
 
