@@ -247,7 +247,9 @@ class RecoveryTest(ServerCase):
                 p = run(root, "-c", "pass", POLYPOOL_SERVER_MAX_RUNS="2")
                 self.assertEqual(p.returncode, 0, p.stderr)
                 pids.append(list(server_pids(root).values()))
-            self.assertEqual(pids[0], pids[1])  # the first server, retiring after its second run
+            # the first server served the second run too, and retires after it: its pid file
+            # may be gone already when the second run's client returns
+            self.assertIn(pids[1], (pids[0], []))
             self.assertEqual(len(pids[2]), 1)
             self.assertNotEqual(pids[2], pids[0])
         finally:
