@@ -634,6 +634,10 @@ if __name__ == "__main__":
             time.sleep(60)
         finally:
             say("finally ran")
+    elif mode == "term-busy":
+        import itertools
+        say("waiting term-busy")
+        any(itertools.repeat(0))  # C code (Java code in GraalPy) that checks for no signal
 """
 
 
@@ -724,6 +728,13 @@ class SignalTest(FaultTest):
         child.signal_when_waiting(signal.SIGTERM)
         child.finish()
         self.assertEqual(child.proc.returncode, 7, child.stderr())
+
+    def test_sigterm_ends_a_program_busy_in_code_that_checks_no_signal(self):
+        child = SignalledChild(self, "term-busy")
+        child.signal_when_waiting(signal.SIGTERM)
+        self.assertEqual(child.finish(), [])
+        # polypool's main thread never takes the signal here: it is ended after a grace
+        self.assertIn(child.proc.returncode, (143, -signal.SIGTERM), child.stderr())
 
     def test_sigterm_default_ends_the_program_and_removes_shared_memory(self):
         # in a JVM of its own: on the resident engine a run's leaked shared memory is removed

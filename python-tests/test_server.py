@@ -220,6 +220,45 @@ class RecoveryTest(ServerCase):
         self.assertEqual(self.ok("-c", "print('again')"), "again\n")
         self.assertNotEqual(self.the_pid(), pid)
 
+    def test_a_run_whose_client_is_gone_ends(self):
+        self.ok("-c", "pass")
+        pid = self.the_pid()
+        tick = os.path.join(self.root, "tick")
+        code = ("import time\nwhile True:\n"
+                f"    open({tick!r}, 'w').write(repr(time.time()))\n    print('up', flush=True)\n"
+                "    time.sleep(0.05)\n")
+        p = subprocess.Popen([POLYPOOL, "-c", code], env=_env(self.root), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.assertEqual(p.stdout.readline(), "up\n")
+        p.kill()  # the client, as kill -9 or a closed terminal would
+        p.communicate(timeout=TIMEOUT)
+
+        def stopped():
+            before = os.stat(tick).st_mtime_ns
+            time.sleep(1)
+            return os.stat(tick).st_mtime_ns == before
+        wait_for(stopped, "the run ending")
+        self.assertIn("its client is gone", self.logs())
+        self.assertEqual(self.ok("-c", "print('again')"), "again\n")
+        self.assertEqual(self.the_pid(), pid)  # the server stays
+
+    def test_a_run_that_cannot_be_stopped_retires_its_server(self):
+        self.ok("-c", "pass")
+        pid = self.the_pid()
+        for sig in (signal.SIGKILL, signal.SIGTERM):
+            # code that never polls for cancellation holds its thread, in a server or not
+            p = supervised(self.root, "-c", "import itertools; print('up', flush=True); any(itertools.repeat(0))")
+            client, up = p.stdout.readline().split()
+            self.assertEqual(up, "up")
+            kill(client, sig)
+            out, err = p.communicate(timeout=TIMEOUT)
+            self.assertEqual(out, f"{-sig if sig == signal.SIGKILL else 128 + sig}\n", err)
+            wait_for(lambda: not alive(pid), "the server retiring and exiting")
+            self.assertIn("does not stop", self.logs())
+            self.assertEqual(self.ok("-c", "print('again')"), "again\n")
+            self.assertNotEqual(self.the_pid(), pid)
+            pid = self.the_pid()
+
     def test_stale_socket(self):
         self.ok("-c", "pass")
         pid = self.the_pid()

@@ -187,6 +187,21 @@ public final class MainContextBridge {
         return signals.adopt(signum, register);
     }
 
+    /** The main thread begins to handle {@code signum}: its handler, or the default action, runs. */
+    @HostAccess.Export
+    public void signalTaken(int signum) {
+        signals.taken(signum);
+    }
+
+    /**
+     * Sets what ends the program when its main thread has not begun to handle a SIGTERM or
+     * SIGHUP within a few seconds (it runs code that never checks for signals); called with
+     * the signal's number, on another thread. Without one, such a program goes on.
+     */
+    public void onUnresponsiveSignal(java.util.function.IntConsumer action) {
+        signals.onUnresponsive(action);
+    }
+
     /** The program starts its own code: signals raised until now are delivered. */
     @HostAccess.Export
     public void deliverPendingSignals() {

@@ -4,6 +4,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 
 import org.graalvm.polyglot.Value;
 
@@ -22,15 +26,28 @@ import sun.misc.SignalHandler;
  * and {@link #raise} calls the kept handler. Signals raised before the program started
  * wait until {@link #start}.
  *
+ * <p>A SIGTERM or SIGHUP that the main thread has not {@linkplain #taken taken} within
+ * {@link #GRACE_MILLIS} (it is busy in code that never checks for signals, such as
+ * {@code list()} of an endless iterator) is handed to the owner's
+ * {@linkplain #onUnresponsive unresponsive action}, which ends the program as SIGKILL would:
+ * a CPython process dies of those signals at once, whatever it runs.
+ *
  * <p>Thread-safe.
  */
 final class SignalRelay {
+    /** How long the main thread may take to begin handling SIGTERM or SIGHUP. */
+    static final long GRACE_MILLIS = 5000;
+
     /** Whoever changes JVM-wide signal handlers holds this. */
     private static final Object JVM_HANDLERS = new Object();
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().daemon(true).name("polypool-signal-watchdog").unstarted(r));
 
     private final Map<Integer, SignalHandler> handlers = new ConcurrentHashMap<>();
     private final List<Integer> pending = new ArrayList<>(); // guarded by this
+    private final Map<Integer, Long> awaiting = new ConcurrentHashMap<>(); // signal -> when raised
     private boolean started; // guarded by this
+    private volatile IntConsumer unresponsive;
 
     /**
      * Has {@code register} (Python code of the main context that installs its dispatcher for
@@ -85,6 +102,17 @@ final class SignalRelay {
      * is dropped; one before the program started waits for {@link #start}.
      */
     void raise(int signum) {
+        if ((signum == 1 || signum == 15) && unresponsive != null) {
+            long raisedAt = System.nanoTime();
+            if (awaiting.putIfAbsent(signum, raisedAt) == null) {
+                WATCHDOG.schedule(() -> {
+                    IntConsumer action = unresponsive;
+                    if (awaiting.remove(signum, raisedAt) && action != null) {
+                        action.accept(signum);
+                    }
+                }, GRACE_MILLIS, TimeUnit.MILLISECONDS);
+            }
+        }
         synchronized (this) {
             if (!started) {
                 pending.add(signum);
@@ -95,6 +123,16 @@ final class SignalRelay {
         if (handler != null) {
             handler.handle(new Signal(name(signum)));
         }
+    }
+
+    /** The main thread begins to handle {@code signum} (its handler or its default action). */
+    void taken(int signum) {
+        awaiting.remove(signum);
+    }
+
+    /** What ends the program when it does not take a SIGTERM or SIGHUP in time; null for nothing. */
+    void onUnresponsive(IntConsumer action) {
+        unresponsive = action;
     }
 
     static String name(int signum) {

@@ -52,17 +52,17 @@ public final class Main {
      * Where a run's program finds its standard streams, working directory and environment:
      * this JVM's own for an in-process run, the client's in the resident engine.
      *
-     * @param started  called once the main context exists, with its bridge (through which
-     *                 signals reach the program)
+     * @param started  called once the main context exists, with it (signals reach the
+     *                 program through its {@linkplain Prepared#bridge() bridge})
      * @param prepared a main context made ahead of the run for these streams and this
      *                 environment, or null to make one
      */
     public record Launch(InputStream stdin, ConsoleSink stdout, ConsoleSink stderr, ProcessEnvironment environment,
-                         Consumer<MainContextBridge> started, Prepared prepared) {
+                         Consumer<Prepared> started, Prepared prepared) {
         /** This JVM's own streams, working directory and environment. */
         public static Launch inProcess() {
             return new Launch(System.in, ConsoleSink.stdout(), ConsoleSink.stderr(), ProcessEnvironment.INHERIT,
-                    Main::relaySignals, null);
+                    main -> relaySignals(main.bridge()), null);
         }
     }
 
@@ -82,6 +82,7 @@ public final class Main {
         private final OutputStream out;
         private final OutputStream err;
         private Value run;
+        private volatile int killedWith = -1;
 
         private Prepared(MainContextBridge bridge, Context context, OutputStream out, OutputStream err) {
             this.bridge = bridge;
@@ -102,6 +103,40 @@ public final class Main {
             OutputStream err = stderr.newLineStream();
             Context context = runtime.newContext(argv, environment, stdin, out, err, bridge);
             return new Prepared(bridge, context, out, err);
+        }
+
+        /** The bridge through which the program reaches the engine and signals reach it. */
+        public MainContextBridge bridge() {
+            return bridge;
+        }
+
+        /**
+         * Ends the program as SIGKILL would: its main context is cancelled (its code stops at
+         * the next safepoint) and its pools and processes are stopped, on threads of their
+         * own; the run then returns {@code status}. Never blocks. A program in code that polls
+         * no safepoint goes on until it leaves that code.
+         */
+        public void kill(int status) {
+            synchronized (this) {
+                if (killedWith >= 0) {
+                    return;
+                }
+                killedWith = status;
+            }
+            Trace.log("killing the program");
+            Thread.ofPlatform().daemon(true).name("polypool-kill").start(() -> {
+                try {
+                    context.close(true);
+                } catch (RuntimeException ignored) {
+                    // closed already: the program ended meanwhile
+                }
+            });
+            Thread.ofPlatform().daemon(true).name("polypool-kill-pools").start(bridge::terminateAll);
+        }
+
+        /** Whether {@link #kill} was called. */
+        public boolean killed() {
+            return killedWith >= 0;
         }
 
         /** Initialises GraalPy and imports {@code polypool.main} (seconds in a cold engine). */
@@ -220,6 +255,20 @@ public final class Main {
     private static final int[] RELAYED_SIGNALS = {1, 2, 10, 12, 14, 15}; // HUP INT USR1 USR2 ALRM TERM
 
     private static void relaySignals(MainContextBridge bridge) {
+        // a program deaf to SIGTERM/SIGHUP dies as a CPython process would, at once
+        bridge.onUnresponsiveSignal(signum -> {
+            System.out.flush();
+            System.err.flush();
+            Thread.ofPlatform().daemon(true).start(() -> {
+                try {
+                    Thread.sleep(2000);
+                } catch (InterruptedException ignored) {
+                    // halt now
+                }
+                Runtime.getRuntime().halt(128 + signum);
+            });
+            System.exit(128 + signum);
+        });
         String[] names = {"HUP", "INT", "USR1", "USR2", "ALRM", "TERM"};
         for (int i = 0; i < names.length; i++) {
             int signum = RELAYED_SIGNALS[i];
@@ -278,8 +327,7 @@ public final class Main {
             main.setArgv(inv.argv());
         }
         Trace.log("engine ready");
-        MainContextBridge bridge = main.bridge;
-        launch.started().accept(bridge);
+        launch.started().accept(main);
         int status;
         try {
             if (inv.mode().equals("version")) {
@@ -295,7 +343,9 @@ public final class Main {
                 Trace.log("program finished");
             }
         } catch (PolyglotException e) {
-            if (e.isExit()) {
+            if (main.killedWith >= 0) {
+                status = main.killedWith;
+            } else if (e.isExit()) {
                 status = e.getExitStatus();
             } else {
                 messages.println("polypool: internal error: " + e.getMessage());

@@ -29,7 +29,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
-import dev.polypool.bridge.MainContextBridge;
 import dev.polypool.cli.Main;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessEnvironment;
@@ -61,6 +60,13 @@ import dev.polypool.io.ConsoleSink;
  */
 public final class Server {
     private static final long DEFAULT_IDLE_SECONDS = 900;
+    /** The share of the heap that, still taken after a collection, retires the server. */
+    static final double HEAP_RETIRE_FRACTION = 0.75;
+    /** How long a killed run's program may take to stop. */
+    static final long KILL_GRACE_MILLIS = 10_000;
+    private static final java.util.concurrent.ScheduledExecutorService KILLS =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                    r -> Thread.ofPlatform().daemon(true).name("polypool-server-kills").unstarted(r));
     private static final int DEFAULT_MAX_RUNS = 1000;
 
     private final Path dir;
@@ -162,6 +168,7 @@ public final class Server {
         log("listening on " + socketPath + " (idle timeout " + idleMillis / 1000 + " s)");
         retireOthers();
         Thread.ofPlatform().daemon(true).name("polypool-server-idle").start(this::watchIdle);
+        watchHeap();
         // the first client's: it started this server from its working directory and environment
         spares.prepare(new ProcessEnvironment(Path.of("").toAbsolutePath(), System.getenv()));
         while (listening) {
@@ -201,6 +208,30 @@ public final class Server {
         }
     }
 
+    /**
+     * Retires this server when its heap stays more than {@link #HEAP_RETIRE_FRACTION} full
+     * after a collection: what its runs keep (or a runaway run) is then no burden on the
+     * next runs, which a fresh server takes.
+     */
+    private void watchHeap() {
+        for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+            long max = pool.getUsage().getMax();
+            if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.isCollectionUsageThresholdSupported()
+                    && max > 0) {
+                pool.setCollectionUsageThreshold((long) (max * HEAP_RETIRE_FRACTION));
+            }
+        }
+        ((javax.management.NotificationEmitter) java.lang.management.ManagementFactory.getMemoryMXBean())
+                .addNotificationListener((n, handback) -> {
+                    if (java.lang.management.MemoryNotificationInfo.MEMORY_COLLECTION_THRESHOLD_EXCEEDED
+                            .equals(n.getType()) && listening) {
+                        log("the heap stays over " + (int) (HEAP_RETIRE_FRACTION * 100)
+                                + "% full after collection: retiring");
+                        stopListening();
+                    }
+                }, null, null);
+    }
+
     private void watchIdle() {
         while (true) {
             try {
@@ -233,7 +264,7 @@ public final class Server {
     }
 
     private void awaitSessionsThenExit() {
-        while (!sessions.isEmpty()) {
+        while (sessions.stream().anyMatch(s -> !s.stuck)) {
             try {
                 Thread.sleep(100);
             } catch (InterruptedException e) {
@@ -249,7 +280,11 @@ public final class Server {
         } catch (IOException ignored) {
             // gone already, or the next server overwrites it
         }
-        log("exiting after " + runs.get() + " runs");
+        long stuck = sessions.size();
+        log("exiting after " + runs.get() + " runs" + (stuck > 0 ? ", " + stuck + " of them stuck" : ""));
+        if (stuck > 0) {
+            Runtime.getRuntime().halt(0); // shutdown hooks would wait for the stuck programs
+        }
         System.exit(0);
     }
 
@@ -298,9 +333,15 @@ public final class Server {
         private final SocketChannel ch;
         private final Frames.Writer writer;
         private final Object signalLock = new Object();
-        private MainContextBridge bridge; // guarded by signalLock, as is pendingSignal
+        private Main.Prepared program; // guarded by signalLock, as are pendingSignal and pendingKill
         private int pendingSignal;
+        private int pendingKill = -1;
         private volatile boolean finished;
+        private final java.util.concurrent.atomic.AtomicBoolean exitSent = new java.util.concurrent.atomic.AtomicBoolean();
+        private final java.util.concurrent.atomic.AtomicBoolean killed = new java.util.concurrent.atomic.AtomicBoolean();
+        /** Killed, yet its program still runs: code that polls no safepoint holds its thread. */
+        private volatile boolean stuck;
+        private int number;
 
         Session(SocketChannel ch) {
             this.ch = ch;
@@ -371,6 +412,7 @@ public final class Server {
 
         private void run(DataInputStream in, List<String> argv, ProcessEnvironment environment) {
             int n = runs.incrementAndGet();
+            number = n;
             RemoteStdin stdin = new RemoteStdin(writer);
             Thread.ofPlatform().daemon(true).name("polypool-client-" + n).start(() -> readClient(in, stdin));
             String[] args = argv.subList(Math.min(1, argv.size()), argv.size()).toArray(String[]::new);
@@ -401,7 +443,7 @@ public final class Server {
             }
             finished = true;
             stdin.close();
-            writer.send(Frames.EXIT, Frames.intPayload(status));
+            sendExit(status);
             if (maxRuns > 0 && n >= maxRuns) {
                 // what closed contexts leave behind adds up (GraalPy issue #1083): a new
                 // server, started by the next run, begins afresh
@@ -413,28 +455,72 @@ public final class Server {
             }
         }
 
-        private void started(MainContextBridge b) {
+        private void started(Main.Prepared p) {
             int pending;
+            int kill;
             synchronized (signalLock) {
-                bridge = b;
+                program = p;
                 pending = pendingSignal;
+                kill = pendingKill;
             }
-            if (pending != 0) {
-                b.raiseSignal(pending);
+            p.bridge().onUnresponsiveSignal(signum -> kill(128 + signum,
+                    "its main thread did not take signal " + signum + " in time"));
+            if (kill >= 0) {
+                p.kill(kill);
+            } else if (pending != 0) {
+                p.bridge().raiseSignal(pending);
             }
         }
 
         void signal(int signum) {
-            MainContextBridge b;
+            Main.Prepared p;
             synchronized (signalLock) {
-                b = bridge;
-                if (b == null) {
+                p = program;
+                if (p == null) {
                     pendingSignal = signum;
                 }
             }
-            if (b != null) {
-                b.raiseSignal(signum);
+            if (p != null) {
+                p.bridge().raiseSignal(signum);
             }
+        }
+
+        private void sendExit(int status) {
+            if (exitSent.compareAndSet(false, true)) {
+                writer.send(Frames.EXIT, Frames.intPayload(status));
+            }
+        }
+
+        /**
+         * Ends the run as SIGKILL ends a process: the client (if still there) gets
+         * {@code status} at once, the program's contexts are cancelled. A program that still
+         * runs {@link #KILL_GRACE_MILLIS} later holds a thread that cannot be stopped, with
+         * whatever memory it takes: this server then takes no new runs and exits once such
+         * runs are all that is left (the next client starts a fresh one).
+         */
+        void kill(int status, String why) {
+            if (finished || !killed.compareAndSet(false, true)) {
+                return;
+            }
+            log("run " + number + ": ending it, " + why);
+            sendExit(status);
+            Main.Prepared p;
+            synchronized (signalLock) {
+                p = program;
+                if (p == null) {
+                    pendingKill = status;
+                }
+            }
+            if (p != null) {
+                p.kill(status);
+            }
+            KILLS.schedule(() -> {
+                if (!finished) {
+                    stuck = true;
+                    log("run " + number + " does not stop: retiring, to exit once only such runs are left");
+                    stopListening();
+                }
+            }, KILL_GRACE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
 
         private void readClient(DataInputStream in, RemoteStdin stdin) {
@@ -455,8 +541,8 @@ public final class Server {
             }
             stdin.close();
             if (!finished) {
-                // the client is gone (killed, or its terminal closed): the run ends as on SIGHUP
-                signal(1);
+                // the client is gone (killed, or its terminal closed): so is the run, as if killed
+                kill(128 + 9, "its client is gone");
             }
         }
     }

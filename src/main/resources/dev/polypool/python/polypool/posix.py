@@ -277,6 +277,8 @@ def _signal_self(sig):
 
 def _deliver(signum, frame):
     """What the signal does to this context, run in its main thread."""
+    if _is_main:
+        _host().signalTaken(signum)
     handler = _current(signum)
     if handler == signal.SIG_IGN or (handler == signal.SIG_DFL and signum in _IGNORED_BY_DEFAULT):
         return
