@@ -157,6 +157,7 @@ class WhatCannotCrossTest(unittest.TestCase):
                     return refuse, ()
 
             picky = Picky()
+            holder = [picky, 3]
             after = [1, 2]
 
             def use(name):
@@ -168,12 +169,15 @@ class WhatCannotCrossTest(unittest.TestCase):
             if __name__ == "__main__":
                 with mp.get_context("fork").Pool(1) as pool:
                     print(pool.apply(use, ("picky",)))
+                    print(pool.apply(use, ("holder[1]",)))
+                    print(pool.apply(use, ("holder[0]",)))
                     print(pool.apply(use, ("after",)))
             """, env=TRACED)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(proc.stdout.splitlines(), [
-            "NameError: name 'picky' is not defined: it could not be rebuilt in this worker "
-            "(RuntimeError: only in the parent)", "'list'"])
+        absent = ("NameError: name 'picky' is not defined: it could not be rebuilt in this worker "
+                  "(RuntimeError: only in the parent)")
+        # a global that refers to it crosses, with it absent inside
+        self.assertEqual(proc.stdout.splitlines(), [absent, "'int'", absent, "'list'"])
         self.assertIn("__main__.picky is not defined in this worker: it could not be rebuilt", proc.stderr)
 
 

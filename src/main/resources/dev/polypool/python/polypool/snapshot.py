@@ -18,6 +18,7 @@ import importlib
 import io
 import os
 import pickle
+import pickletools
 import sys
 import types
 import typing
@@ -109,17 +110,12 @@ def _reason(exc):
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-# protocol 3 memoizes with explicit indices (4 and 5 number in order), so that a worker may
-# skip a global that fails there and still read the next ones' memo references right
-_SEGMENT_PROTOCOL = 3
-
-
 def dumps_segments(items, main):
     """Pickle ``items`` (name -> value) one value after another into one stream with one
     memo, leaving out each value that fails. Returns the text for ``loads_segments``
     and ``{name: why}`` for what was left out."""
     buf = io.BytesIO()
-    pickler = _MainPickler(buf, main, _SEGMENT_PROTOCOL)
+    pickler = _MainPickler(buf, main)
     names, ends, left_out = [], [], {}
     with child_being_started():
         for name, value in items.items():
@@ -145,25 +141,33 @@ def dumps_segments(items, main):
 
 def loads_segments(text):
     """Rebuild the values of ``dumps_segments`` one by one: yields ``(name, value, None)``,
-    or ``(name, None, why)`` for one left out in the parent or failing here (and then for
-    those that refer to what it made)."""
+    or ``(name, None, why)`` for one left out in the parent or failing here. What a value
+    that failed here would have made stands absent (``_Absent``) in the values that refer
+    to it."""
     names, ends, left_out, data = codec.loads(text)
     for name, why in left_out.items():
         yield name, None, f"it could not be copied from the parent ({why})"
     stream = io.BytesIO(data)
     unpickler = pickle.Unpickler(stream)
+    start = 0
     for name, end in zip(names, ends):
         try:
             _, value = unpickler.load()
         except Exception as e:
-            yield name, None, f"it could not be rebuilt in this worker ({_reason(e)})"
+            why = f"it could not be rebuilt in this worker ({_reason(e)})"
+            yield name, None, why
             memo = unpickler.memo.copy()
             cut = max((i for i, o in memo.items() if type(o) is _Segment), default=0)
+            # the value's memo slots, which later values may refer to, stand absent: protocol
+            # 4 and later number memo entries in order, so each slot must be there
+            made = sum(1 for op, _, _ in pickletools.genops(data[start:end]) if op.name == "MEMOIZE")
+            absent = _Absent(name, why)
             stream.seek(end)
             unpickler = pickle.Unpickler(stream)
-            unpickler.memo = {i: o for i, o in memo.items() if i < cut}
-            continue
-        yield name, value, None
+            unpickler.memo = {i: memo[i] if i < cut else absent for i in range(cut + made)}
+        else:
+            yield name, value, None
+        start = end
 
 
 class _Absent:
