@@ -737,9 +737,7 @@ class SignalTest(FaultTest):
         self.assertIn(child.proc.returncode, (143, -signal.SIGTERM), child.stderr())
 
     def test_sigterm_default_ends_the_program_and_removes_shared_memory(self):
-        # in a JVM of its own: on the resident engine a run's leaked shared memory is removed
-        # only when the server exits (README, "Resident engine"; CPython ignores the variable)
-        child = SignalledChild(self, "term-default", env={"POLYPOOL_SERVER": "0"})
+        child = SignalledChild(self, "term-default")
         name = child.line().split()[1]
         path = os.path.join("/dev/shm", name.lstrip("/"))
         self.assertTrue(os.path.exists(path))

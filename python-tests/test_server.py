@@ -143,6 +143,14 @@ class RunTest(ServerCase):
             self.assertEqual(self.ok("-c", leak, d, cwd=d), "leaked\n")
             self.assertEqual(self.ok("-c", check, cwd=d), f"False False False {os.path.realpath(d)}\n")
 
+    def test_shared_memory_a_run_leaves_goes_when_it_ends(self):
+        p = run(self.root, "-c", "from multiprocessing import shared_memory\n"
+                "block = shared_memory.SharedMemory(create=True, size=64)\nprint(block.name)")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        path = os.path.join("/dev/shm", p.stdout.strip().lstrip("/"))
+        self.assertFalse(os.path.exists(path), path)  # the server still runs
+        self.assertIn("leaked shared_memory objects to clean up", p.stderr)
+
     def test_process_names_count_from_1_in_every_run(self):
         code = ("from multiprocessing import Pool, Process, current_process\n"
                 "def name(_):\n    return current_process().name\n"

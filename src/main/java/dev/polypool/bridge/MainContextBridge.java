@@ -210,7 +210,8 @@ public final class MainContextBridge {
 
     /**
      * Terminates every pool this context started and closes the warm contexts; blocks until
-     * the pools' workers have exited.
+     * the pools' workers have exited. Then unlinks the shared memory the program's contexts
+     * left linked, as CPython's resource tracker does when a program ends.
      */
     public void terminateAll() {
         sentinel.fire();
@@ -228,5 +229,6 @@ public final class MainContextBridge {
                 templates.close();
             }
         }
+        dev.polypool.sync.SyncServices.get().programEnded(this, new java.io.PrintStream(stderr.newLineStream(), true));
     }
 }

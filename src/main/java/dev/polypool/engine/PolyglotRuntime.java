@@ -163,7 +163,7 @@ public final class PolyglotRuntime {
         // Java back ends of the stdlib modules GraalPy has only as native code (one context per process)
         bindings.putMember("polypool.stdlib", JavaStdlib.get());
         bindings.putMember("polypool.posix", NativePosix.get());
-        SyncServices.get().attach(context);
+        SyncServices.get().attach(context, bridge);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);
         }

@@ -68,6 +68,7 @@ public final class Server {
             java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
                     r -> Thread.ofPlatform().daemon(true).name("polypool-server-kills").unstarted(r));
     private static final int DEFAULT_MAX_RUNS = 1000;
+    private static final int DEFAULT_SPARES = 2;
 
     private final Path dir;
     private final Path socketPath;
@@ -78,7 +79,7 @@ public final class Server {
     private final long startedAt = System.currentTimeMillis();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicInteger runs = new AtomicInteger();
-    private final Spares spares = new Spares();
+    private final Spares spares = new Spares(envInt("POLYPOOL_SERVER_SPARES", DEFAULT_SPARES));
     private volatile long lastActivity = System.currentTimeMillis();
     private volatile boolean listening = true;
     private ServerSocketChannel listener;

@@ -28,10 +28,17 @@ import dev.polypool.io.ConsoleSink;
  * from the same shell), or the server's own at start (the first client's). A run with
  * another working directory or environment makes its contexts afresh, and the spare is
  * dropped. Its streams are relays, connected to the run's when the run takes it; its
- * {@code sys.argv} is set then. One spare at a time. Thread-safe.
+ * {@code sys.argv} is set then. A few spares are kept ({@code POLYPOOL_SERVER_SPARES},
+ * default 2). Thread-safe.
  */
 final class Spares {
-    private Spare slot; // guarded by this
+    private final List<Spare> slots = new java.util.ArrayList<>(); // guarded by this
+    private final int count;
+
+    /** Keeps {@code count} spares: with two, a run that follows another at once finds one made. */
+    Spares(int count) {
+        this.count = count;
+    }
 
     /** A spare in the making or made, with the relays its contexts write to and read from. */
     static final class Spare {
@@ -92,36 +99,59 @@ final class Spares {
         }
     }
 
-    /** Starts making a spare for {@code environment}, unless one is there already. */
+    /**
+     * Tops the spares up to {@link #count} for {@code environment}: starts making them, and
+     * drops those made for another environment.
+     */
     synchronized void prepare(ProcessEnvironment environment) {
-        if (slot != null && slot.environment.equals(environment)) {
-            return;
+        slots.removeIf(s -> {
+            boolean other = !s.environment.equals(environment);
+            if (other) {
+                s.discard();
+            }
+            return other;
+        });
+        while (slots.size() < count) {
+            Spare s = new Spare(environment);
+            // one after another: the first is the one a run waits for
+            CompletableFuture<?> before = slots.isEmpty() ? CompletableFuture.completedFuture(null)
+                    : slots.get(slots.size() - 1).prepared;
+            slots.add(s);
+            before.whenComplete((p, e) -> {
+                try {
+                    s.thread.execute(s::make);
+                } catch (java.util.concurrent.RejectedExecutionException dropped) {
+                    s.prepared.complete(null); // discarded before its turn
+                }
+            });
         }
-        if (slot != null) {
-            slot.discard();
-        }
-        Spare s = new Spare(environment);
-        slot = s;
-        s.thread.execute(s::make);
     }
 
-    /** Takes the spare made for {@code environment}, or returns null (and drops a spare made for another). */
+    /**
+     * Takes a spare made for {@code environment}, one that is ready if there is one; returns
+     * null if none was made for it (and drops those made for another).
+     */
     synchronized Spare take(ProcessEnvironment environment) {
-        Spare s = slot;
-        slot = null;
-        if (s == null || s.environment.equals(environment)) {
-            return s;
+        Spare chosen = null;
+        for (Spare s : slots) {
+            if (s.environment.equals(environment) && (chosen == null || s.prepared.isDone() && !chosen.prepared.isDone())) {
+                chosen = s;
+            }
         }
-        s.discard();
-        return null;
+        if (chosen == null) {
+            clear();
+            return null;
+        }
+        slots.remove(chosen);
+        return chosen;
     }
 
-    /** Drops the spare. */
+    /** Drops the spares. */
     synchronized void clear() {
-        if (slot != null) {
-            slot.discard();
-            slot = null;
+        for (Spare s : slots) {
+            s.discard();
         }
+        slots.clear();
     }
 
     /** An output stream that holds what is written until it is connected to its target. */

@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -32,7 +31,8 @@ import org.graalvm.polyglot.HostAccess;
  * <p>Failures come back as errno values rather than exceptions, so that Python raises the
  * {@code OSError} subclass CPython raises. Like CPython's resource tracker, this object
  * remembers the names opened and not unlinked, and unlinks them with a warning on stderr
- * when the JVM exits. Thread-safe.
+ * when their program ends ({@link #release}; a resident engine runs many) or else when the
+ * JVM exits. Thread-safe.
  */
 final class NamedSharedMemory {
     /** errno values, as on Linux. */
@@ -49,7 +49,8 @@ final class NamedSharedMemory {
     private final Path directory;
     private final AtomicLong nextHandle = new AtomicLong();
     private final Map<Long, WeakReference<SharedBuffer>> mappings = new ConcurrentHashMap<>();
-    private final Set<String> tracked = new LinkedHashSet<>();
+    private static final Object NO_PROGRAM = new Object();
+    private final Map<String, Object> tracked = new java.util.LinkedHashMap<>(); // name -> program
     private boolean hookInstalled;
 
     NamedSharedMemory(Path directory) {
@@ -65,6 +66,11 @@ final class NamedSharedMemory {
      *         existing block has size 0
      */
     public Object open(String name, boolean create, long size) {
+        return open(name, create, size, null);
+    }
+
+    /** As {@link #open(String, boolean, long)}, for {@code program} (see {@link #release}), or null. */
+    Object open(String name, boolean create, long size, Object program) {
         Path path;
         try {
             path = pathOf(name);
@@ -96,7 +102,7 @@ final class NamedSharedMemory {
                 mappings.values().removeIf(ref -> ref.get() == null);
             }
             mappings.put(handle, new WeakReference<>(mapping));
-            track(name);
+            track(name, program == null ? NO_PROGRAM : program);
             return mapping;
         } catch (IOException e) {
             if (create) {
@@ -149,11 +155,11 @@ final class NamedSharedMemory {
 
     /** The names opened and not unlinked since (what CPython's resource tracker holds). */
     synchronized List<String> tracked() {
-        return new ArrayList<>(tracked);
+        return new ArrayList<>(tracked.keySet());
     }
 
-    private synchronized void track(String name) {
-        tracked.add(name);
+    private synchronized void track(String name, Object program) {
+        tracked.putIfAbsent(name, program);
         if (!hookInstalled) {
             hookInstalled = true;
             Runtime.getRuntime().addShutdownHook(new Thread(this::cleanUp, "polypool-shared-memory-cleanup"));
@@ -162,16 +168,28 @@ final class NamedSharedMemory {
 
     /** At exit, as CPython's resource tracker does: unlink what the program leaked, and say so. */
     void cleanUp() {
-        List<String> leaked = tracked();
+        unlinkLeaked(tracked(), System.err);
+    }
+
+    /** {@code program} ended: as {@link #cleanUp} for the names it opened, warning on {@code err}. */
+    void release(Object program, java.io.PrintStream err) {
+        List<String> leaked;
+        synchronized (this) {
+            leaked = tracked.entrySet().stream().filter(e -> e.getValue() == program).map(Map.Entry::getKey).toList();
+        }
+        unlinkLeaked(leaked, err);
+    }
+
+    private void unlinkLeaked(List<String> leaked, java.io.PrintStream err) {
         if (leaked.isEmpty()) {
             return;
         }
-        System.err.println("polypool: UserWarning: resource_tracker: There appear to be " + leaked.size()
+        err.println("polypool: UserWarning: resource_tracker: There appear to be " + leaked.size()
                 + " leaked shared_memory objects to clean up at shutdown: " + leaked);
         for (String name : leaked) {
             unlink(name);
         }
-        System.err.flush();
+        err.flush();
     }
 
     private Path pathOf(String name) throws ErrnoException {

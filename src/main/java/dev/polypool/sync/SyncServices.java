@@ -42,6 +42,7 @@ public final class SyncServices {
     private final Map<Integer, PipeHandle> openHandles = new ConcurrentHashMap<>();
     private final Map<Integer, WeakReference<Sentinel>> sentinels = new ConcurrentHashMap<>();
     private final Map<Context, HandleTable> contextHandles = new ConcurrentHashMap<>();
+    private final Map<Context, Object> contextPrograms = new ConcurrentHashMap<>();
 
     private SyncServices() {
     }
@@ -162,7 +163,22 @@ public final class SyncServices {
     /** POSIX shared memory by name; see {@link NamedSharedMemory#open}. */
     @HostAccess.Export
     public Object openSharedMemory(String name, boolean create, long size) {
-        return namedMemory.open(name, create, size);
+        Object program = null;
+        try {
+            program = contextPrograms.get(Context.getCurrent());
+        } catch (IllegalStateException notInAContext) {
+            // a Java caller: the block is cleaned up when the JVM exits
+        }
+        return namedMemory.open(name, create, size, program);
+    }
+
+    /**
+     * The program whose contexts were {@linkplain #attach attached} with {@code program}
+     * has ended: unlinks the shared memory blocks they opened and left linked, with the
+     * warning CPython's resource tracker prints, to {@code err}.
+     */
+    public void programEnded(Object program, java.io.PrintStream err) {
+        namedMemory.release(program, err);
     }
 
     /** A mapping of POSIX shared memory by handle; see {@link NamedSharedMemory#lookup}. */
@@ -207,15 +223,22 @@ public final class SyncServices {
     /**
      * Gives {@code context} a handle table of its own, published to it as
      * {@code polyglot.import_value("polypool.handles")}; {@link #detach} closes it.
+     *
+     * @param program what the context's program is known by (its bridge), for
+     *                {@link #programEnded}; null for none
      */
-    public void attach(Context context) {
+    public void attach(Context context, Object program) {
         HandleTable table = new HandleTable(false);
         context.getPolyglotBindings().putMember("polypool.handles", table);
         contextHandles.put(context, table);
+        if (program != null) {
+            contextPrograms.put(context, program);
+        }
     }
 
     /** Closes every pipe handle {@code context} held: call once the context is closed. */
     public void detach(Context context) {
+        contextPrograms.remove(context);
         HandleTable table = contextHandles.remove(context);
         if (table != null) {
             table.closeAll();

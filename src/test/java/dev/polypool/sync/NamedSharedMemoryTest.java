@@ -72,4 +72,23 @@ class NamedSharedMemoryTest {
         assertFalse(Files.exists(dir.resolve("leaked")));
         assertTrue(shm.tracked().isEmpty());
     }
+
+    @Test
+    void releaseUnlinksOnlyWhatItsProgramLeaked() {
+        NamedSharedMemory shm = new NamedSharedMemory(dir);
+        Object one = new Object();
+        Object other = new Object();
+        shm.open("/mine", true, 8, one);
+        shm.open("/theirs", true, 8, other);
+        java.io.ByteArrayOutputStream warnings = new java.io.ByteArrayOutputStream();
+        shm.release(one, new java.io.PrintStream(warnings, true));
+        assertFalse(Files.exists(dir.resolve("mine")));
+        assertTrue(Files.exists(dir.resolve("theirs")));
+        assertEquals(java.util.List.of("/theirs"), shm.tracked());
+        assertTrue(warnings.toString().contains("1 leaked shared_memory objects to clean up at shutdown: [/mine]"),
+                warnings.toString());
+        shm.release(one, new java.io.PrintStream(warnings, true));
+        shm.cleanUp();
+        assertTrue(shm.tracked().isEmpty());
+    }
 }
