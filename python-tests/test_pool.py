@@ -106,6 +106,41 @@ def get_init_value(_ignored=None):
     return _INIT_VALUE
 
 
+_BARRIER = None
+
+
+def keep_barrier(barrier):
+    global _BARRIER
+    _BARRIER = barrier
+
+
+def meet_at_barrier(_ignored=None):
+    # returns only once as many tasks run at once as the barrier has parties
+    _BARRIER.wait(TIMEOUT)
+    return multiprocessing.current_process().name
+
+
+def count_start(counter):
+    with counter.get_lock():
+        counter.value += 1
+
+
+def make_bytes(n):
+    return bytes(range(256)) * (n // 256)
+
+
+def type_and_size(value):
+    return type(value).__name__, len(value)
+
+
+class BytesSubclass(bytes):
+    pass
+
+
+# large enough to cross contexts in one piece rather than as text (polypool.codec)
+BIG = 3 * 1024 * 1024
+
+
 FORK_VALUE = "original"
 
 
@@ -482,6 +517,40 @@ class PicklingTest(SharedPoolTestCase):
 # Worker identity
 # ---------------------------------------------------------------------------
 
+class LargePayloadTest(SharedPoolTestCase):
+    """Arguments and results of several MiB keep their value and exact type."""
+
+    def test_bytes_argument_and_result(self):
+        data = make_bytes(BIG)
+        back = bounded(self.pool.apply, identity, (data,))
+        self.assertIs(type(back), bytes)
+        self.assertEqual(back, data)
+
+    def test_bytes_made_in_the_worker(self):
+        self.assertEqual(bounded(self.pool.apply, make_bytes, (BIG,)), make_bytes(BIG))
+
+    def test_bytearray_and_bytes_subclass_keep_their_type(self):
+        self.assertEqual(bounded(self.pool.apply, type_and_size, (bytearray(BIG),)), ("bytearray", BIG))
+        self.assertEqual(bounded(self.pool.apply, type_and_size, (BytesSubclass(b"x" * BIG),)),
+                         ("BytesSubclass", BIG))
+        back = bounded(self.pool.apply, identity, (BytesSubclass(b"y" * BIG),))
+        self.assertIs(type(back), BytesSubclass)
+
+    def test_large_pickled_values_in_map_and_imap(self):
+        rows = [list(range(i, i + 100_000)) for i in range(3)]
+        self.assertEqual(bounded(self.pool.map, identity, rows, chunksize=1), rows)
+        self.assertEqual(bounded(lambda: list(self.pool.imap(identity, rows))), rows)
+        self.assertEqual(bounded(self.pool.map, len, [make_bytes(BIG)] * 3), [BIG] * 3)
+
+    def test_large_queue_item(self):
+        q = multiprocessing.Queue()
+        data = make_bytes(BIG)
+        q.put(data)
+        q.put([data, "tail"])
+        self.assertEqual(q.get(timeout=TIMEOUT), data)
+        self.assertEqual(q.get(timeout=TIMEOUT), [data, "tail"])
+
+
 class WorkerIdentityTest(SharedPoolTestCase):
     def test_parent_is_main_process(self):
         self.assertEqual(multiprocessing.current_process().name, "MainProcess")
@@ -533,6 +602,40 @@ class LifecycleTest(unittest.TestCase):
         finally:
             bounded(pool.terminate)
             bounded(pool.join)
+
+    def test_many_workers_closed_at_once_complete_queued_tasks(self):
+        # more workers than cores, closed before most have started: every queued task
+        # still runs, and join() returns
+        pool = Pool(8)
+        try:
+            mapped = pool.map_async(square, range(40), chunksize=1)
+            single = pool.apply_async(square, (7,))
+            pool.close()
+            bounded(pool.join)
+            self.assertEqual(mapped.get(timeout=0), [x * x for x in range(40)])
+            self.assertEqual(single.get(timeout=0), 49)
+        finally:
+            bounded(pool.terminate)
+            bounded(pool.join)
+
+    def test_every_worker_runs_its_initializer_by_join(self):
+        # as in CPython, also when the pool was closed before any task ran
+        counter = multiprocessing.Value("i", 0)
+        pool = Pool(4, initializer=count_start, initargs=(counter,))
+        try:
+            pool.close()
+            bounded(pool.join)
+        finally:
+            bounded(pool.terminate)
+        self.assertEqual(counter.value, 4)
+
+    def test_tasks_spread_over_every_worker(self):
+        # four tasks that each wait until four run at once: only four workers sharing them
+        # finish them, as CPython's do
+        barrier = multiprocessing.Barrier(4)
+        with Pool(4, initializer=keep_barrier, initargs=(barrier,)) as pool:
+            names = bounded(pool.map, meet_at_barrier, range(4), chunksize=1)
+        self.assertEqual(len(set(names)), 4, names)
 
     def test_terminate_then_join(self):
         pool = Pool(2)
@@ -601,6 +704,17 @@ class ForkStateTest(unittest.TestCase):
         finally:
             FORK_VALUE = old
 
+    def test_workers_see_a_large_global_of_the_parent(self):
+        global FORK_VALUE
+        old = FORK_VALUE
+        FORK_VALUE = make_bytes(BIG)
+        try:
+            with Pool(2) as pool:
+                self.assertEqual(bounded(pool.map, get_fork_value, range(2), chunksize=1),
+                                 [make_bytes(BIG)] * 2)
+        finally:
+            FORK_VALUE = old
+
 
 # ---------------------------------------------------------------------------
 # Worker stdout (needs a child interpreter)
@@ -653,6 +767,36 @@ class WorkerStdoutTest(unittest.TestCase):
         lines = proc.stdout.splitlines()
         self.assertEqual(lines.count(marker), 1, proc.stdout)
         self.assertIn("parent-done %d" % len(marker), lines)
+
+
+CTYPES_SCRIPT = """\
+import sys
+from multiprocessing import Pool
+
+if __name__ == "__main__":
+    assert "ctypes" not in sys.modules
+    with Pool(2) as pool:
+        pool.apply(abs, (-1,))  # the pool idle, its result thread waiting
+        import ctypes  # the first in this program
+        print("ok", pool.apply(abs, (-2,)), ctypes.sizeof(ctypes.c_int))
+"""
+
+
+class FreshProgramTest(unittest.TestCase):
+    def test_first_ctypes_import_while_a_pool_is_idle(self):
+        # polypool hung here once: the import waited for the idle result thread
+        interpreter = _child_interpreter()
+        if interpreter is None:
+            self.skipTest("no interpreter: set POLYPOOL_TEST_INTERPRETER")
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, "first_ctypes.py")
+            with open(script, "w") as f:
+                f.write(CTYPES_SCRIPT)
+            proc = subprocess.run(interpreter + [script], cwd=tmp,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.split(), ["ok", "2", "4"])
 
 
 if __name__ == "__main__":

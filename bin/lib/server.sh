@@ -38,10 +38,11 @@ server_setup() {
     root="$(server_root)"
     mkdir -p "$root"
     server_dir="$root/server-$key"
-    # G1PeriodicGCInterval: a server between runs collects and gives memory back to the
-    # system within a minute; G1 otherwise keeps the heap it grew to (GBs after a few runs)
+    # G1 rather than run_flags' serial collector, with G1PeriodicGCInterval: a server between
+    # runs collects and gives memory back to the system within a minute; G1 otherwise keeps
+    # the heap it grew to (GBs after a few runs)
     # shellcheck disable=SC2206
-    server_cmd=("$java" "${run_flags[@]}" -XX:G1PeriodicGCInterval=60000 ${POLYPOOL_JVM_OPTS:-}
+    server_cmd=("$java" "${run_flags[@]}" -XX:-UseSerialGC -XX:+UseG1GC -XX:G1PeriodicGCInterval=60000 ${POLYPOOL_JVM_OPTS:-}
         dev.polypool.server.Server "$server_dir")
 }
 

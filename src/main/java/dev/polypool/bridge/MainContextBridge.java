@@ -107,7 +107,7 @@ public final class MainContextBridge {
      *                 ({@code polypool.worker.preload}); null for none
      */
     @HostAccess.Export
-    public WorkerPool startPool(int processes, int maxTasksPerWorker, String namePrefix, String setup,
+    public WorkerPool startPool(int processes, int maxTasksPerWorker, String namePrefix, Object setup,
                                 String template) {
         WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(processes, maxTasksPerWorker, namePrefix,
                 argv, stdout, stderr, supplyFor(template), new OutcomeQueue(setup)));
@@ -124,7 +124,7 @@ public final class MainContextBridge {
      * @param template  as for {@link #startPool}
      */
     @HostAccess.Export
-    public ChildProcess startProcess(String name, String setup, String process, HandleTable inherited,
+    public ChildProcess startProcess(String name, Object setup, String process, HandleTable inherited,
                                      String template) {
         children.removeIf(c -> c.exitCode() != null);
         ChildProcess child = new ChildProcess(supplyFor(template), name, setup, process, inherited);

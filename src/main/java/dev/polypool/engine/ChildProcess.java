@@ -47,14 +47,14 @@ public final class ChildProcess {
      * @param process the pickled {@code Process} object
      * @param inherited the pipe handles the process inherits, closed when it ends
      */
-    public ChildProcess(WarmContexts warm, String name, String setup, String process, HandleTable inherited) {
+    public ChildProcess(WarmContexts warm, String name, Object setup, String process, HandleTable inherited) {
         this.name = name;
         RUNNING.put(pid, this);
         this.thread = Thread.ofPlatform().name("polypool-" + name).daemon(true)
                 .start(() -> run(warm, setup, process, inherited));
     }
 
-    private void run(WarmContexts warm, String setup, String process, HandleTable inherited) {
+    private void run(WarmContexts warm, Object setup, String process, HandleTable inherited) {
         int code;
         WarmContexts.Prepared prepared = null;
         try {

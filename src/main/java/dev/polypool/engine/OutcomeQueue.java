@@ -6,15 +6,18 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 import org.graalvm.polyglot.HostAccess;
 import org.graalvm.polyglot.Value;
+
+import dev.polypool.sync.Blob;
 
 /**
  * The driver of a pool that Python code drives ({@code multiprocessing.Pool},
  * {@code ProcessPoolExecutor}): its workers start in {@code polypool.worker} with the
  * parent's pickled state, their results stay encoded, and the outcomes wait here until the
- * submitting context's result thread takes them with {@link #takeOutcomes()}.
+ * submitting context's result thread takes them with {@link #pollOutcomes(long)}.
  *
  * <p>Thread-safe.
  */
@@ -23,14 +26,15 @@ public final class OutcomeQueue implements Driver {
     private static final Outcome END = new Outcome(-1, -1, Protocol.LOST, null);
     private static final Object[] NO_OUTCOMES = new Object[0];
 
-    private final String setup;
+    private final Object setup;
     private final BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
+    private volatile boolean endReached;
 
     /**
-     * @param setup the parent's state for {@code polypool.worker.start}, as pickled text
-     *              ({@code polypool.childstate.child_setup})
+     * @param setup the parent's state for {@code polypool.worker.start}, as pickled text or,
+     *              when large, a {@link Blob} ({@code polypool.childstate.child_setup})
      */
-    public OutcomeQueue(String setup) {
+    public OutcomeQueue(Object setup) {
         this.setup = Objects.requireNonNull(setup);
     }
 
@@ -41,8 +45,9 @@ public final class OutcomeQueue implements Driver {
 
     /**
      * A text result starts with the digit of its status ({@link Protocol#OK} pickled result,
-     * {@link Protocol#RAISED} pickled exception, {@link Protocol#PLAIN} a str); any other
-     * value (int, float, bool or None) is a plain result.
+     * {@link Protocol#RAISED} pickled exception, {@link Protocol#PLAIN} a str); a
+     * {@link Blob} is a large result ({@link Protocol#OK}); any other value (int, float,
+     * bool or None) is a plain result.
      *
      * @throws IllegalStateException if a text result starts with another character
      */
@@ -55,6 +60,9 @@ public final class OutcomeQueue implements Driver {
                 throw new IllegalStateException("a worker's result has no status prefix: " + s.substring(0, Math.min(s.length(), 20)));
             }
             return new Outcome(task.jobId(), task.index(), status, s.substring(1));
+        }
+        if (result.isHostObject() && result.asHostObject() instanceof Blob blob) {
+            return new Outcome(task.jobId(), task.index(), Protocol.OK, blob);
         }
         return new Outcome(task.jobId(), task.index(), Protocol.PLAIN, result.isNull() ? null : result.as(Object.class));
     }
@@ -77,10 +85,37 @@ public final class OutcomeQueue implements Driver {
      *
      * @throws InterruptedException if the calling thread is interrupted while waiting
      */
-    @HostAccess.Export
     public Object[] takeOutcomes() throws InterruptedException {
+        return flatten(outcomes.take());
+    }
+
+    /**
+     * As {@link #takeOutcomes()}, waiting at most {@code timeoutMillis}: an empty array means
+     * that the pool has ended if {@link #endReached()} says so, else that none came in time.
+     *
+     * <p>The submitting context's result thread waits here, and a thread that waits in a
+     * Java call cannot join a Truffle thread-local handshake: until it returns to Python, a
+     * handshake another thread of its context starts waits for it. GraalPy starts one when
+     * a context first uses a language of its own, as the first {@code import ctypes} does,
+     * which without a bound on this wait hung the program while its pool was idle.
+     *
+     * @throws InterruptedException if the calling thread is interrupted while waiting
+     */
+    @HostAccess.Export
+    public Object[] pollOutcomes(long timeoutMillis) throws InterruptedException {
+        Outcome first = outcomes.poll(timeoutMillis, TimeUnit.MILLISECONDS);
+        return first == null ? NO_OUTCOMES : flatten(first);
+    }
+
+    /** Whether a take or poll has met the end: every outcome was taken and none follows. */
+    @HostAccess.Export
+    public boolean endReached() {
+        return endReached;
+    }
+
+    private Object[] flatten(Outcome first) {
         List<Outcome> batch = new ArrayList<>();
-        batch.add(outcomes.take());
+        batch.add(first);
         outcomes.drainTo(batch, 4095);
         Object[] flat = new Object[batch.size() * 4];
         int n = 0;
@@ -96,6 +131,7 @@ public final class OutcomeQueue implements Driver {
             flat[n++] = o.payload();
         }
         if (ended) {
+            endReached = true;
             outcomes.add(END);
         }
         if (n == flat.length) {

@@ -48,9 +48,7 @@ public final class Protocol {
 
     /** Starts a function reference that is the pickled function itself, not {@code "module:qualname"}. */
     public static final String BY_VALUE = "!";
-    /** Starts an encoded value whose pickle is in a file (its path follows): one larger than {@link #SPILL_BYTES}. */
-    public static final String SPILLED = "\u0000";
-    /** Pickles larger than this many bytes that are read once cross in a file of the transfer directory. */
+    /** Pipe messages larger than this many bytes cross in a file of the transfer directory. */
     public static final int SPILL_BYTES = 1 << 20;
 
     // ---- start methods, CPython's names; the first is the default

@@ -5,6 +5,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 
 import org.graalvm.polyglot.Context;
@@ -168,10 +169,22 @@ public final class WarmContexts {
      *         GraalPy fails to initialise it, or the template fails to load
      */
     public Prepared take() throws InterruptedException {
+        return take(() -> true);
+    }
+
+    /**
+     * As {@link #take()}, for a taker that may stop needing a context while it waits (a
+     * worker of a pool closed meanwhile): returns null once {@code wanted} says false,
+     * checked before waiting and whenever {@link #wakeTakers()} is called or a context is made.
+     */
+    public Prepared take(BooleanSupplier wanted) throws InterruptedException {
         Prepared p;
         synchronized (this) {
-            while (ready.isEmpty() && inFlight > 0 && !closed) {
+            while (ready.isEmpty() && inFlight > 0 && !closed && wanted.getAsBoolean()) {
                 wait();
+            }
+            if (!wanted.getAsBoolean()) {
+                return null;
             }
             p = ready.pollFirst();
             if (p != null) {
@@ -203,6 +216,11 @@ public final class WarmContexts {
     public void setArgv(List<String> argv) {
         this.argv = List.copyOf(argv);
         this.argvChanged = true;
+    }
+
+    /** Wakes the takers waiting for a context, so that they check whether they still want one. */
+    public synchronized void wakeTakers() {
+        notifyAll();
     }
 
     /** Stops making contexts and closes the ready ones. */

@@ -98,8 +98,14 @@ final class Worker {
         try {
             Value runner;
             try {
-                prepared = config.warm() != null ? config.warm().take()
+                if (!pool.workerWanted()) {
+                    return;
+                }
+                prepared = config.warm() != null ? config.warm().take(pool::workerWanted)
                         : WarmContexts.prepare(pool.runtime(), config.argv(), config.stdout(), config.stderr(), null);
+                if (prepared == null) {
+                    return; // the pool was closed with nothing left for this worker to do
+                }
                 context = prepared.context();
                 if (cancelled) {
                     return;

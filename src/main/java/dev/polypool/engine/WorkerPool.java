@@ -41,6 +41,12 @@ import dev.polypool.sync.HandleTable;
  * start (its context fails, or the initializer raises) breaks the pool for good: queued and
  * later tasks complete as {@link Protocol#LOST} at once, and no worker is replaced.
  *
+ * <p><b>Workers not needed.</b> After {@link #startOnlyWhenNeeded()}, a worker that has not
+ * started its context yet when the pool is no longer RUNNING and no task is queued exits
+ * without starting: a context takes a tenth of a second or more to make, and a Pool(32)
+ * closed after a short map would otherwise wait for all of them (CPython forks its workers
+ * in milliseconds).
+ *
  * <p><b>Failures.</b> A task whose worker dies while running it (the task called
  * {@code os._exit}, or its context crashed) completes with status {@link Protocol#LOST}, so
  * a caller never waits forever.
@@ -95,7 +101,9 @@ public final class WorkerPool {
     // jobs abort() found on no worker: one may be between the queue and its worker's run
     private final Set<Long> abortedJobs = ConcurrentHashMap.newKeySet();
     private final Object lock = new Object();
-    private State state = State.RUNNING;
+    // written under lock; read without it by workers deciding whether to start at all
+    private volatile State state = State.RUNNING;
+    private volatile boolean startOnDemand;
     private String brokenReason;
     private boolean endSignalled;
     private final List<HandleTable> releasedAtEnd = new ArrayList<>();
@@ -112,6 +120,27 @@ public final class WorkerPool {
             for (int i = 0; i < config.processes(); i++) {
                 startWorker();
             }
+        }
+    }
+
+    /**
+     * Lets workers that are not needed any more skip their start (see the class comment):
+     * for pools whose workers' start has no effect a program could see, that is with no
+     * initializer. Never blocks.
+     */
+    @HostAccess.Export
+    public void startOnlyWhenNeeded() {
+        startOnDemand = true;
+    }
+
+    /** Whether a worker that has not started yet should still start. */
+    boolean workerWanted() {
+        return !startOnDemand || state == State.RUNNING || queuedTasks.get() > 0;
+    }
+
+    private void wakeStartingWorkers() {
+        if (startOnDemand && config.warm() != null) {
+            config.warm().wakeTakers();
         }
     }
 
@@ -268,6 +297,7 @@ public final class WorkerPool {
             }
             signalEndIfDone();
         }
+        wakeStartingWorkers();
     }
 
     /**
@@ -353,7 +383,9 @@ public final class WorkerPool {
         if (t == STOP) {
             return null;
         }
-        queuedTasks.decrementAndGet();
+        if (queuedTasks.decrementAndGet() == 0 && state != State.RUNNING) {
+            wakeStartingWorkers();
+        }
         return t;
     }
 

@@ -92,6 +92,19 @@ public final class SyncServices {
     }
 
     /**
+     * A copy of a Python bytes-like object ({@code bytes}, {@code bytearray}, a contiguous
+     * {@code memoryview}) to send to another context in one piece.
+     *
+     * @param raw      whether the bytes are the value itself rather than its pickle
+     * @param readOnce whether exactly one reader opens it (see {@link Blob})
+     * @throws IllegalArgumentException if {@code buffer} is not bytes-like or holds 2 GiB or more
+     */
+    @HostAccess.Export
+    public Blob newBlob(org.graalvm.polyglot.Value buffer, boolean raw, boolean readOnce) {
+        return Blob.copyOf(buffer, raw, readOnce);
+    }
+
+    /**
      * The directory through which large pickles travel between contexts, created on first
      * use (in {@code /dev/shm} when the machine has it) and deleted with its files when the
      * JVM exits.

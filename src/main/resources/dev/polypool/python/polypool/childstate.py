@@ -81,7 +81,7 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
         if start_method == "forkserver":
             setup["preload"] = list(forkserver_preload)
         setup["init"] = byvalue.dumps_spawn(init, inherit=True)
-    return codec.dumps(setup)
+    return codec.dumps(setup, blob=True)  # read by every worker: a large one as a Blob
 
 
 def template(start_method):

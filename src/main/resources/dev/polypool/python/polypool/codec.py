@@ -1,11 +1,13 @@
 """The wire format: how a value crosses from one context to another.
 
-Contexts never share Python objects: a value leaves its context as text (a ``str`` whose
-characters are the bytes of a pickle, read as Latin-1), travels through Java, and is
-rebuilt in the receiving context. Latin-1 text is used because a Java ``String`` is the one
-bulk carrier GraalPy converts to and from without a per-byte loop. Above 1 MiB a pickle
-that is read once goes through a file instead (``spill``); a few plain values cross as
-they are (``is_plain``).
+Contexts never share Python objects: a small value leaves its context as text (a ``str``
+whose characters are the bytes of a pickle, read as Latin-1), travels through Java, and is
+rebuilt in the receiving context. A large one crosses as a ``dev.polypool.sync.Blob``
+(``BLOB_BYTES``): its bytes copied into Java in bulk and back out of native memory with
+``ctypes.string_at``, two copies where Latin-1 text costs tens of nanoseconds a byte each
+way; a large ``bytes`` argument or result goes that way without being pickled at all. A
+few plain values cross as they are (``is_plain``). Pipes send large messages through a
+file (``spill``).
 
 Tasks, results and exceptions are pickled with ``multiprocessing.reduction.ForkingPickler``,
 as CPython sends them, so ``copyreg`` and ``ForkingPickler.register`` reductions apply and
@@ -23,25 +25,42 @@ import sys
 from multiprocessing.reduction import ForkingPickler
 
 from polypool.byvalue import PROTOCOL, ValuePickler, qualified
-# Beyond SPILL_BYTES a pickle that is read once travels through a file in the engine's
-# transfer directory (in /dev/shm): GraalPy's Latin-1 encode and decode cost about 50 ns a
-# byte, a file write and read a small fraction of that. SPILLED is never the first
-# character of a pickle (protocol 2+ starts with \x80).
-from polypool.protocol import BY_VALUE, SPILL_BYTES, SPILLED
+# Beyond SPILL_BYTES a pipe message travels through a file in the engine's transfer
+# directory (in /dev/shm): GraalPy's Latin-1 encode and decode cost about 30-50 ns a byte,
+# a file write and read a small fraction of that.
+from polypool.protocol import BY_VALUE, SPILL_BYTES
+
+# Beyond this many bytes a pickle crosses as a Blob rather than as Latin-1 text: measured
+# here, text costs about 30 ns a byte each way on GraalPy, a blob a few microseconds a call
+# and a fraction of a nanosecond a byte.
+BLOB_BYTES = 16 * 1024
 
 _transfer_dir = None
+_sync = None
 
 
-def dumps(obj, read_once=False):
-    """Pickle ``obj`` as CPython's multiprocessing would, returned as Latin-1 text.
+def _services():
+    global _sync
+    if _sync is None:
+        import polyglot
+        _sync = polyglot.import_value("polypool.sync")
+    return _sync
 
-    With ``read_once`` (task arguments, results, queue items: each is loaded exactly once)
-    a large pickle goes to a file and the text names it; ``loads`` reads and removes it.
+
+def dumps(obj, read_once=False, blob=False):
+    """Pickle ``obj`` as CPython's multiprocessing would, returned as Latin-1 text, or with
+    ``read_once`` or ``blob`` as a ``Blob`` when it is large (``BLOB_BYTES``).
+
+    ``read_once`` is for task arguments, results and queue items, each loaded exactly once:
+    their blob lets go of its bytes when read, and a large ``bytes`` object crosses as it
+    is, unpickled. ``blob`` is for what many contexts load (a pool's start-up state).
 
     Beyond CPython: a function or class that pickle cannot find by reference (a lambda, a
     nested function, a closure, a class defined in a function) goes by value instead of
     raising. Everything else CPython refuses still fails, with CPython's exception.
     """
+    if read_once and type(obj) is bytes and len(obj) > BLOB_BYTES:
+        return _services().newBlob(obj, True, True)
     try:
         data = ForkingPickler.dumps(obj, PROTOCOL)
     except (pickle.PicklingError, AttributeError) as first:
@@ -52,14 +71,15 @@ def dumps(obj, read_once=False):
         except Exception:
             raise first from None
         data = buf.getbuffer()
-    if read_once and is_large(data):
-        return SPILLED + spill(data)
+    if (read_once or blob) and memoryview(data).nbytes > BLOB_BYTES:
+        return _services().newBlob(data, False, read_once)
     return str(data, "latin-1")
 
 
 def is_large(data):
-    """Whether ``data`` (bytes-like) should cross contexts in a file (``spill``) rather
-    than as Latin-1 text, which GraalPy makes at tens of nanoseconds a byte."""
+    """Whether a pipe message ``data`` (bytes-like) should cross contexts in a file
+    (``spill``) rather than as Latin-1 text, which GraalPy makes at tens of nanoseconds a
+    byte."""
     return memoryview(data).nbytes > SPILL_BYTES
 
 
@@ -68,8 +88,7 @@ def spill(data):
     for ``unspill`` in whichever context reads it."""
     global _transfer_dir
     if _transfer_dir is None:
-        import polyglot
-        _transfer_dir = str(polyglot.import_value("polypool.sync").transferDirectory())
+        _transfer_dir = str(_services().transferDirectory())
     import tempfile
     fd, path = tempfile.mkstemp(dir=_transfer_dir)
     with open(fd, "wb") as f:
@@ -86,12 +105,18 @@ def unspill(path):
         os.unlink(path)
 
 
-def loads(text):
-    """Rebuild an object from the text of ``dumps`` (or of any pickler of ``byvalue`` and
-    ``snapshot``)."""
-    if text[:1] == SPILLED:
-        return pickle.loads(unspill(text[1:]))
-    return pickle.loads(text.encode("latin-1"))
+def loads(encoded):
+    """Rebuild an object from what ``dumps`` made (or the text of any pickler of ``byvalue``
+    and ``snapshot``)."""
+    if type(encoded) is str:
+        return pickle.loads(encoded.encode("latin-1"))
+    from ctypes import string_at
+    native = encoded.open()  # a Blob
+    try:
+        data = string_at(native.address(), encoded.size())
+    finally:
+        native.close()
+    return data if encoded.raw() else pickle.loads(data)
 
 
 _LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1

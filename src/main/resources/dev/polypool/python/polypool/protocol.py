@@ -19,8 +19,8 @@ APPLY, MAP, STARMAP, CALL, STARCALL = (_java.APPLY, _java.MAP, _java.STARMAP, _j
 OK, RAISED, PLAIN, LOST = _java.OK, _java.RAISED, _java.PLAIN, _java.LOST
 OK_PREFIX, RAISED_PREFIX, PLAIN_PREFIX = str(OK), str(RAISED), str(PLAIN)
 
-# marks of encoded values: a function reference sent by value, a pickle in a file
-BY_VALUE, SPILLED, SPILL_BYTES = _java.BY_VALUE, _java.SPILLED, _java.SPILL_BYTES
+# a function reference sent by value; the size beyond which a pipe message goes in a file
+BY_VALUE, SPILL_BYTES = _java.BY_VALUE, _java.SPILL_BYTES
 
 START_METHODS = tuple(_java.START_METHODS)
 

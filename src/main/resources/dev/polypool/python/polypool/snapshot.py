@@ -23,7 +23,6 @@ import sys
 import types
 import typing
 
-from polypool import codec
 from polypool.byvalue import (PROTOCOL, ForkingPickler, _reduce_library_object, by_value,
                               child_being_started, findable, main_dict, reduce_class,
                               reduce_function, reduce_lru_cache, reduce_semlock,
@@ -112,7 +111,9 @@ def _reason(exc):
 
 def dumps_segments(items, main):
     """Pickle ``items`` (name -> value) one value after another into one stream with one
-    memo, leaving out each value that fails. Returns the text for ``loads_segments``
+    memo, leaving out each value that fails. Returns the segments for ``loads_segments``
+    (a tuple, pickled with the rest of the child's setup, whose pickle is its bytes as they
+    are where Latin-1 text inside it would be re-encoded)
     and ``{name: why}`` for what was left out."""
     buf = io.BytesIO()
     pickler = _MainPickler(buf, main)
@@ -136,15 +137,15 @@ def dumps_segments(items, main):
                 continue
             names.append(name)
             ends.append(buf.tell())
-    return codec.dumps((names, ends, left_out, buf.getvalue())), left_out
+    return (names, ends, left_out, buf.getvalue()), left_out
 
 
-def loads_segments(text):
+def loads_segments(segments):
     """Rebuild the values of ``dumps_segments`` one by one: yields ``(name, value, None)``,
     or ``(name, None, why)`` for one left out in the parent or failing here. What a value
     that failed here would have made stands absent (``_Absent``) in the values that refer
     to it."""
-    names, ends, left_out, data = codec.loads(text)
+    names, ends, left_out, data = segments
     for name, why in left_out.items():
         yield name, None, f"it could not be copied from the parent ({why})"
     stream = io.BytesIO(data)
@@ -207,24 +208,24 @@ _MODULE_DUNDERS = frozenset(("__builtins__", "__loader__", "__spec__", "__name__
 
 
 def dumps_main():
-    """Snapshot the globals of ``__main__`` as Latin-1 text, for ``load_main``.
+    """Snapshot the globals of ``__main__`` as segments (``dumps_segments``), for ``load_main``.
 
     A global that cannot be pickled (an open file, a running pool...) is left out alone:
     ``POLYPOOL_TRACE`` lists it, and using it in the worker raises NameError saying why.
     """
     main = main_dict()
     items = {} if main is None else {k: v for k, v in main.items() if k not in _MODULE_DUNDERS}
-    text, left_out = dumps_segments(items, main)
+    segments, left_out = dumps_segments(items, main)
     for name, why in left_out.items():
         trace(f"__main__.{name} left out of the fork snapshot: {why}")
-    return text
+    return segments
 
 
-def load_main(text, module):
-    """Fill ``module`` (the worker's ``__main__``) from the text of ``dumps_main``, global
+def load_main(segments, module):
+    """Fill ``module`` (the worker's ``__main__``) from the segments of ``dumps_main``, global
     by global; one that does not cross stands absent (``_Absent``)."""
     namespace = module.__dict__
-    for name, value, why in loads_segments(text):
+    for name, value, why in loads_segments(segments):
         if why is None:
             namespace[name] = value
             continue
@@ -238,14 +239,26 @@ def _library_roots():
     return tuple(os.path.join(os.path.realpath(r), "") for r in roots if r)
 
 
+# module file -> whether it is the program's: every pool start asks for each loaded module,
+# and realpath costs tens of microseconds a call on GraalPy (a Pool() start spent 0.3-1 s here)
+_program_files = {}
+_roots = None
+
+
 def _is_program_module(name, module):
+    global _roots
     if name in ("__main__", "__mp_main__") or not isinstance(module, types.ModuleType):
         return False
     file = getattr(module, "__file__", None)
     if not file:
         return False
-    path = os.path.realpath(file)
-    return not path.startswith(_library_roots()) and "-packages" + os.sep not in path
+    verdict = _program_files.get(file)
+    if verdict is None:
+        if _roots is None:
+            _roots = _library_roots()
+        path = os.path.realpath(file)
+        verdict = _program_files[file] = not path.startswith(_roots) and "-packages" + os.sep not in path
+    return verdict
 
 
 def _class_data(module_name, module):
@@ -289,7 +302,7 @@ def dumps_modules():
     installation and its site-packages. Their data globals and the data attributes of
     their classes cross; functions, classes and submodules come back with the re-import,
     and what cannot be pickled stays as the re-import makes it.
-    Returns ``{module name: text}``.
+    Returns ``{module name: segments}``.
     """
     main = main_dict()
     states = {}

@@ -42,10 +42,15 @@ def start_engine(processes, max_tasks, name_prefix, start_method, initializer, i
         setup = child_setup(start_method, initializer, initargs, errors)
         engine = host.startPool(processes, max_tasks or 0, name_prefix, setup, template(start_method))
     engine.closeWhenEnded(inherited)
+    if initializer is None:
+        # a worker's start is then invisible to the program: one the pool never needed
+        # need not start (a context takes far longer to make than CPython takes to fork)
+        engine.startOnlyWhenNeeded()
     return engine
 
 
 _BATCH = 64  # tasks per call to the engine in Sender.submit_all
+_POLL_MS = 100  # the longest wait of the result thread in one call to the engine
 
 
 class Sender:
@@ -106,7 +111,13 @@ class Sender:
                     self._engine.submit(job, batch.next_index, kind, ref, True, payload)
                     batch.next_index += 1
                 else:
-                    batch.add_text(self._encode(ref, func, payload))
+                    encoded = self._encode(ref, func, payload)
+                    if type(encoded) is str:
+                        batch.add_text(encoded)
+                    else:  # a Blob, alone
+                        batch.flush()
+                        self._engine.submit(job, batch.next_index, kind, ref, False, encoded)
+                        batch.next_index += 1
             batch.flush()
         except Exception as e:
             try:  # the tasks before the one that failed still run, as in CPython
@@ -164,12 +175,17 @@ def outcomes(engine):
     ``value`` is decoded: the result, the exception, or for LOST the engine's message.
     A result that cannot be unpickled here comes as RAISED with the unpickling error.
     """
-    take = engine.driver().takeOutcomes  # the pool's dev.polypool.engine.OutcomeQueue
+    driver = engine.driver()  # the pool's dev.polypool.engine.OutcomeQueue
+    poll = driver.pollOutcomes
     while True:
-        batch = take()
+        # bounded, so that this thread comes back to Python often enough for the handshakes
+        # of its context (OutcomeQueue.pollOutcomes says why)
+        batch = poll(_POLL_MS)
         n = len(batch)
         if n == 0:
-            return
+            if driver.endReached():
+                return
+            continue
         for k in range(0, n, 4):
             job, index, status, payload = batch[k], batch[k + 1], batch[k + 2], batch[k + 3]
             if status == OK or status == RAISED:

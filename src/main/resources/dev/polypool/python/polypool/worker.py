@@ -36,10 +36,11 @@ def _apply(kind, func, payload):
 def run(kind, ref, plain, payload):
     """Run one task.
 
-    ``payload`` is the argument itself when ``plain``, else pickled text. Returns a plain
-    result as it is (int, float, bool, None), ``PLAIN_PREFIX + result`` for a str result,
-    ``OK_PREFIX + pickled result`` for any other, and ``RAISED_PREFIX + pickled exception``
-    on failure: each prefix is the digit of the outcome status (``polypool.protocol``).
+    ``payload`` is the argument itself when ``plain``, else what ``codec.dumps`` made of it.
+    Returns a plain result as it is (int, float, bool, None), ``PLAIN_PREFIX + result`` for
+    a str result, ``OK_PREFIX + pickled result`` for any other, or a large one as the
+    ``Blob`` of ``codec.dumps``, and ``RAISED_PREFIX + pickled exception`` on failure: each
+    prefix is the digit of the outcome status (``polypool.protocol``).
     """
     try:
         if not plain:
@@ -61,12 +62,13 @@ def run(kind, ref, plain, payload):
     if codec.is_plain(result):
         return PLAIN_PREFIX + result if type(result) is str else result
     try:
-        return OK_PREFIX + codec.dumps(result, read_once=True)
+        encoded = codec.dumps(result, read_once=True)
     except Exception as e:
         if _errors == FUTURES_ERRORS:
             return RAISED_PREFIX + _encode_exception(e)
         from multiprocessing.pool import MaybeEncodingError
         return RAISED_PREFIX + _encode_exception(MaybeEncodingError(e, result))
+    return OK_PREFIX + encoded if type(encoded) is str else encoded
 
 
 def _end_pool_worker(exc):
