@@ -24,12 +24,19 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 
+import java.lang.management.ManagementFactory;
+
+import javax.management.JMException;
+import javax.management.MalformedObjectNameException;
+import javax.management.ObjectName;
+
 import org.graalvm.polyglot.Source;
 import org.graalvm.polyglot.Value;
 
 import dev.polypool.engine.Driver;
 import dev.polypool.engine.Outcome;
 import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.PoolStats;
 import dev.polypool.engine.Protocol;
 import dev.polypool.engine.Task;
 import dev.polypool.engine.WarmContexts;
@@ -106,6 +113,7 @@ public final class PythonPool implements AutoCloseable {
     private static final Source EMBED = Source.create("python", "__import__('polypool.embed', fromlist=['start'])");
     // the pool whose call the current thread is completing (a worker thread running dependent stages)
     private static final ThreadLocal<PythonPool> COMPLETING = new ThreadLocal<>();
+    private static final java.util.concurrent.atomic.AtomicInteger POOLS = new java.util.concurrent.atomic.AtomicInteger();
 
     private final WorkerPool workers;
     private final WarmContexts warm;
@@ -115,9 +123,16 @@ public final class PythonPool implements AutoCloseable {
     private final ScheduledThreadPoolExecutor timer;
     private final Object lifecycle = new Object();
     private volatile boolean shutdown;
+    private final PoolStats stats;
+    private final ObjectName mbean;
 
     private PythonPool(Builder b) {
         PolyglotRuntime runtime = PolyglotRuntime.get();
+        String poolName = b.name != null ? b.name : "PythonPool-" + POOLS.incrementAndGet();
+        this.mbean = mbeanName(poolName);
+        if (ManagementFactory.getPlatformMBeanServer().isRegistered(mbean)) {
+            throw new IllegalStateException("a PythonPool named " + poolName + " is running");
+        }
         ConsoleSink out = new ConsoleSink(System.out);
         ConsoleSink err = new ConsoleSink(System.err);
         List<String> argv = List.of("");
@@ -137,6 +152,53 @@ public final class PythonPool implements AutoCloseable {
         timer.setRemoveOnCancelPolicy(true);
         this.workers = new WorkerPool(runtime, new WorkerPool.Config(b.workers, b.maxTasksPerWorker, "PythonPoolWorker",
                 argv, out, err, warm, new EmbedDriver(setup)));
+        this.stats = workers.stats();
+        stats.rename(poolName);
+        if ("1".equals(System.getenv("POLYPOOL_STATS"))) {
+            workers.printStatsAtEnd(err);
+        }
+        try {
+            ManagementFactory.getPlatformMBeanServer().registerMBean(stats, mbean);
+        } catch (JMException e) {
+            // another pool of that name started meanwhile: this one runs without an MBean
+        }
+    }
+
+    private static ObjectName mbeanName(String name) {
+        try {
+            return new ObjectName("dev.polypool:type=PythonPool,name=" + ObjectName.quote(name));
+        } catch (MalformedObjectNameException e) {
+            throw new IllegalArgumentException("not usable as a pool name: " + name, e);
+        }
+    }
+
+    /**
+     * Returns what the pool did so far: calls submitted, done, failed and lost, time queued,
+     * working, converting, per worker. The pool's MBean,
+     * {@code dev.polypool:type=PythonPool,name=<name>} in the platform MBean server, shows
+     * the same while the pool runs.
+     *
+     * @return the figures of this moment
+     */
+    public PoolStatistics stats() {
+        return new PoolStatistics(stats.getName(), stats.getWorkers(), stats.getTasksSubmitted(),
+                stats.getTasksDone(), stats.getTasksFailed(), stats.getTasksLost(), stats.getQueued(),
+                seconds(stats.getQueueWaitSeconds()), seconds(stats.getWorkingSeconds()),
+                seconds(stats.getDecodingSeconds()), seconds(stats.getEncodingSeconds()),
+                stats.getWorkerReplacements(), stats.getTasksPerWorker(), stats.summary());
+    }
+
+    private static Duration seconds(double s) {
+        return Duration.ofNanos(Math.round(s * 1e9));
+    }
+
+    /**
+     * Returns the pool's name: {@link Builder#name(String)}'s, else {@code PythonPool-N}.
+     *
+     * @return the name, also that of the pool's MBean
+     */
+    public String name() {
+        return stats.getName();
     }
 
     /**
@@ -174,8 +236,10 @@ public final class PythonPool implements AutoCloseable {
     public <R> CompletableFuture<R> submit(PythonFunction<R> function, Object... args) {
         Objects.requireNonNull(function, "function");
         Objects.requireNonNull(args, "args");
+        long start = System.nanoTime();
         boolean plain = Conversions.allPlain(args);
         Object payload = plain ? args.clone() : Conversions.encodeArguments(Arrays.asList(args));
+        stats.encoded(System.nanoTime() - start);
         return enqueue(function, plain, payload);
     }
 
@@ -339,6 +403,11 @@ public final class PythonPool implements AutoCloseable {
         }
         pending.clear();
         timer.shutdownNow();
+        try {
+            ManagementFactory.getPlatformMBeanServer().unregisterMBean(mbean);
+        } catch (JMException e) {
+            // released twice (close after shutdownNow), or registered under another pool
+        }
         if (warm != null) {
             warm.close();
         }
@@ -368,9 +437,12 @@ public final class PythonPool implements AutoCloseable {
     }
 
     private <R> CompletableFuture<R> enqueueArguments(PythonFunction<R> function, List<?> args) {
+        long start = System.nanoTime();
         Object[] array = args.toArray();
         boolean plain = Conversions.allPlain(array);
-        return enqueue(function, plain, plain ? array : Conversions.encodeArguments(args));
+        Object payload = plain ? array : Conversions.encodeArguments(args);
+        stats.encoded(System.nanoTime() - start);
+        return enqueue(function, plain, payload);
     }
 
     private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls) throws InterruptedException {
@@ -378,12 +450,14 @@ public final class PythonPool implements AutoCloseable {
         // convert everything first: a bad item fails the call before anything runs
         List<Object[]> payloads = new ArrayList<>(calls.size());
         List<Boolean> plains = new ArrayList<>(calls.size());
+        long start = System.nanoTime();
         for (List<?> args : calls) {
             Object[] array = args.toArray();
             boolean plain = Conversions.allPlain(array);
             plains.add(plain);
             payloads.add(plain ? array : Conversions.encodeArguments(args));
         }
+        stats.encoded(System.nanoTime() - start);
         List<CompletableFuture<R>> futures = new ArrayList<>(calls.size());
         try {
             for (int i = 0; i < payloads.size(); i++) {
@@ -556,8 +630,26 @@ public final class PythonPool implements AutoCloseable {
         private List<Object> initArgs = List.of();
         private int maxTasksPerWorker;
         private int warmContexts;
+        private String name;
 
         private Builder() {
+        }
+
+        /**
+         * Names the pool (default {@code PythonPool-N}): its {@link PythonPool#stats()} and
+         * its MBean, {@code dev.polypool:type=PythonPool,name=<name>}, carry it. Two running
+         * pools cannot share a name.
+         *
+         * @param name the pool's name
+         * @return this builder
+         * @throws IllegalArgumentException if {@code name} is blank
+         */
+        public Builder name(String name) {
+            if (name == null || name.isBlank()) {
+                throw new IllegalArgumentException("a pool name must not be blank");
+            }
+            this.name = name;
+            return this;
         }
 
         /**
@@ -699,7 +791,8 @@ public final class PythonPool implements AutoCloseable {
          * for them.
          *
          * @return the pool
-         * @throws IllegalStateException if GraalPy's optimizing runtime is not available in this JVM
+         * @throws IllegalStateException if GraalPy's optimizing runtime is not available in this JVM,
+         *                               or a running pool has this pool's {@linkplain #name(String) name}
          */
         public PythonPool build() {
             return new PythonPool(this);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
 import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
+
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -400,11 +404,47 @@ class PythonPoolTest {
     }
 
     @Test
+    void statsCountCallsPerWorkerAndTheMBeanShowsThem() throws Exception {
+        ObjectName name = new ObjectName("dev.polypool:type=PythonPool,name=\"stats test\"");
+        try (PythonPool p = PythonPool.builder().name("stats test").workers(2).maxTasksPerWorker(4)
+                .source("tools", TOOLS).build()) {
+            assertEquals("stats test", p.name());
+            assertThrows(IllegalStateException.class, () -> PythonPool.builder().name("stats test").build());
+            assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L), p.map(fn("one").returning(Long.class),
+                    List.of(1, 2, 3, 4, 5, 6, 7, 8, 9)));
+            assertInstanceOf(PythonException.class, failure(p.submit(fn("fail"), List.of("boom"))));
+            PoolStatistics s = p.stats();
+            assertEquals("stats test", s.name());
+            assertEquals(2, s.workers());
+            assertEquals(10, s.tasksSubmitted());
+            assertEquals(9, s.tasksDone());
+            assertEquals(1, s.tasksFailed());
+            assertEquals(0, s.tasksLost());
+            assertEquals(0, s.queued());
+            assertEquals(10L, s.tasksPerWorker().values().stream().mapToLong(Long::longValue).sum());
+            // 4 calls a worker: at least two workers were replaced after 10 calls
+            assertTrue(s.workerReplacements() >= 2, s.summary());
+            assertTrue(s.working().compareTo(Duration.ZERO) > 0, s.summary());
+            assertTrue(s.encoding().compareTo(Duration.ZERO) > 0, s.summary()); // the List argument
+            assertTrue(s.summary().contains("10 submitted, 9 done, 1 failed, 0 lost"), s.summary());
+
+            MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+            assertEquals(9L, server.getAttribute(name, "TasksDone"));
+            assertEquals(1L, server.getAttribute(name, "TasksFailed"));
+            assertEquals(2, server.getAttribute(name, "Workers"));
+            assertInstanceOf(javax.management.openmbean.TabularData.class, server.getAttribute(name, "TasksPerWorker"));
+            assertTrue(server.isRegistered(name));
+        }
+        assertTrue(!ManagementFactory.getPlatformMBeanServer().isRegistered(name), "unregistered once closed");
+    }
+
+    @Test
     void builderRejectsBadSettings() {
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().workers(0));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().startMethod("vfork"));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().maxTasksPerWorker(-1));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().warmContexts(-1));
+        assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().name(" "));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().sourceDirectory(Path.of("/no/such/dir")));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().source("bad name", ""));
         assertThrows(PythonConversionException.class,

@@ -113,6 +113,9 @@ public final class MainContextBridge {
                                 String template) {
         WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(processes, maxTasksPerWorker, namePrefix,
                 argv, stdout, stderr, supplyFor(template), new OutcomeQueue(setup)));
+        if ("1".equals(environment.getenv("POLYPOOL_STATS"))) {
+            pool.printStatsAtEnd(stderr);
+        }
         pools.add(pool);
         return pool;
     }

@@ -21,6 +21,7 @@ final class Worker {
     private final long pid = ProcessIds.nextPid();
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
+    private final PoolStats.PerWorker stats;
     private volatile Context context;
     private volatile boolean cancelled;
     // the task being run and whether abort() targeted it; guarded by this
@@ -31,6 +32,7 @@ final class Worker {
         this.pool = pool;
         this.name = name;
         this.identity = identity;
+        this.stats = pool.stats().worker(name);
         this.thread = Thread.ofPlatform().name("polypool-" + name).daemon(true).unstarted(this::run);
     }
 
@@ -124,8 +126,12 @@ final class Worker {
                     running = current;
                 }
                 if (!pool.takeAborted(current.jobId())) {
+                    long start = System.nanoTime();
                     Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
-                    pool.deliver(config.driver().decode(current, result));
+                    long ran = System.nanoTime();
+                    Outcome outcome = config.driver().decode(current, result);
+                    stats.ran(ran - start, System.nanoTime() - ran);
+                    pool.deliver(outcome);
                 }
                 current = null;
                 synchronized (this) {

@@ -99,6 +99,8 @@ public final class WorkerPool {
     private String brokenReason;
     private boolean endSignalled;
     private final List<HandleTable> releasedAtEnd = new ArrayList<>();
+    private final PoolStats stats;
+    private volatile ConsoleSink statsAtEnd;
 
     /**
      * Creates the pool and starts its workers in the background.
@@ -108,6 +110,7 @@ public final class WorkerPool {
     public WorkerPool(PolyglotRuntime runtime, Config config) {
         this.runtime = Objects.requireNonNull(runtime);
         this.config = Objects.requireNonNull(config);
+        this.stats = new PoolStats(config.namePrefix(), config.processes(), queuedTasks::get);
         synchronized (lock) {
             for (int i = 0; i < config.processes(); i++) {
                 startWorker();
@@ -190,6 +193,7 @@ public final class WorkerPool {
             if (state != State.RUNNING) {
                 throw new IllegalStateException("Pool not running");
             }
+            stats.submitted(batch.size());
             if (brokenReason != null) {
                 for (Task t : batch) {
                     deliver(new Outcome(jobId, t.index(), Protocol.LOST, brokenReason));
@@ -198,6 +202,7 @@ public final class WorkerPool {
             }
             queuedTasks.addAndGet(batch.size());
             tasks.addAll(batch);
+            stats.queueChanged();
         }
     }
 
@@ -213,6 +218,7 @@ public final class WorkerPool {
             tasks.removeIf(t -> t.jobId() == jobId && t != STOP);
             int removed = before - tasks.size();
             queuedTasks.addAndGet(-removed);
+            stats.queueChanged();
             return removed > 0;
         }
     }
@@ -281,6 +287,7 @@ public final class WorkerPool {
             state = State.TERMINATED;
             tasks.clear();
             queuedTasks.set(0);
+            stats.queueChanged();
             snapshot = List.copyOf(workers);
         }
         for (Worker w : snapshot) {
@@ -337,6 +344,16 @@ public final class WorkerPool {
         inherited.closeAll();
     }
 
+    /** What this pool did so far: its counters, also its MBean. */
+    public PoolStats stats() {
+        return stats;
+    }
+
+    /** Has the pool write {@link PoolStats#summary()} to {@code sink} when it ends ({@code POLYPOOL_STATS=1}). */
+    public void printStatsAtEnd(ConsoleSink sink) {
+        statsAtEnd = sink;
+    }
+
     // ---- called by workers ----
 
     Config config() {
@@ -354,6 +371,7 @@ public final class WorkerPool {
             return null;
         }
         queuedTasks.decrementAndGet();
+        stats.queueChanged();
         return t;
     }
 
@@ -363,6 +381,7 @@ public final class WorkerPool {
     }
 
     void deliver(Outcome outcome) {
+        stats.outcome(outcome.status());
         config.driver().deliver(outcome);
     }
 
@@ -382,6 +401,7 @@ public final class WorkerPool {
                     tasks.add(STOP);
                 }
             }
+            stats.queueChanged();
         }
     }
 
@@ -392,6 +412,7 @@ public final class WorkerPool {
             boolean wanted = state == State.RUNNING || (state == State.CLOSED && queuedTasks.get() > 0);
             if (replace && wanted && brokenReason == null) {
                 startWorker();
+                stats.replaced();
             }
             signalEndIfDone();
             lock.notifyAll();
@@ -412,6 +433,15 @@ public final class WorkerPool {
                 t.closeAll();
             }
             releasedAtEnd.clear();
+            stats.ended();
+            ConsoleSink out = statsAtEnd;
+            if (out != null) {
+                try (java.io.OutputStream s = out.newLineStream()) {
+                    s.write(stats.summary().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                } catch (java.io.IOException ignored) {
+                    // stderr is gone: nobody to tell
+                }
+            }
             config.driver().ended();
         }
     }

@@ -1,5 +1,7 @@
-"""Progress lines (``POLYPOOL_PROGRESS=1``, ``bin/polypool --progress``): drawn on stderr
-when it is a terminal, one per running map call, erased around the lines workers print.
+"""What polypool tells about a running program: progress lines (``POLYPOOL_PROGRESS=1``,
+``bin/polypool --progress``), drawn on stderr when it is a terminal, one per running map
+call, erased around the lines workers print; and each pool's statistics when it ends
+(``POLYPOOL_STATS=1``).
 
 A polypool extension. Each test runs a program in a child interpreter under ``script``,
 which gives it a pseudo-terminal and copies what reaches the terminal to a pipe; every
@@ -98,12 +100,43 @@ class ProgressLineTest(unittest.TestCase):
         # the last thing on the terminal is the program's own output, nothing left drawn
         self.assertTrue(out.rstrip("\r\n").endswith("executor 435"), repr(out[-300:]))
 
-    def test_nothing_drawn_when_stderr_is_not_a_terminal(self):
-        done = _run(child_interpreter() + [self.program], {"POLYPOOL_PROGRESS": "1"}, terminal=False)
-        self.assertEqual(done.returncode, 0, done.stderr)
-        self.assertEqual(done.stderr.decode(), "")
-        self.assertNotIn("\x1b", done.stdout.decode())
+    def test_no_lines_without_a_terminal_and_stats_at_each_pools_end(self):
+        done = _run(child_interpreter() + [self.program], {"POLYPOOL_PROGRESS": "1", "POLYPOOL_STATS": "1"},
+                    terminal=False)
+        err = done.stderr.decode()
+        self.assertEqual(done.returncode, 0, err)
+        self.assertNotIn("\x1b", done.stdout.decode() + err)
         self.assertIn("executor 435", done.stdout.decode())
+        # stderr holds the two summaries and nothing else
+        self.assertRegex(err, r"^polypool stats: Pool-\d+, 2 workers, [\d.]+ s\n"
+                              r"  tasks: 40 submitted, 40 done, 0 failed, 0 lost; 0 workers replaced\n"
+                              r"  time: [\d.]+ s queued \([\d.]+ ms a task\), [\d.]+ s working \(\d+% of 2 workers\), "
+                              r"[\d.]+ s decoding\n"
+                              r"(  ForkPoolWorker-\d: \d+ tasks, [\d.]+ s busy\n){2}"
+                              r"polypool stats: ProcessPoolExecutor-\d+, 2 workers, [\d.]+ s\n"
+                              r"  tasks: 8 submitted, 8 done, 0 failed, 0 lost; 0 workers replaced\n"
+                              r"  time: .*\n"
+                              r"(  ForkProcess-\d: \d+ tasks, [\d.]+ s busy\n){1,2}$")
+        tasks = re.findall(r"ForkPoolWorker-\d: (\d+) tasks", err)
+        self.assertEqual(sum(map(int, tasks)), 40, err)
+
+    def test_stats_count_failures_and_replaced_workers(self):
+        code = ("from multiprocessing import Pool\n"
+                "with Pool(1, maxtasksperchild=2) as p:\n"
+                "    print(p.map(abs, [1, -2, 3, -4], chunksize=1))\n"
+                "    try:\n"
+                "        p.apply(abs, ('x',))\n"
+                "    except TypeError:\n"
+                "        print('raised')\n")
+        done = _run(child_interpreter() + ["-c", code], {"POLYPOOL_STATS": "1"}, terminal=False)
+        err = done.stderr.decode()
+        self.assertEqual(done.returncode, 0, err)
+        self.assertEqual(done.stdout.decode(), "[1, 2, 3, 4]\nraised\n")
+        # five tasks, two a worker: the third worker runs the last one, the first two were
+        # replaced before it was taken (a replacement after the last task would race the end)
+        self.assertIn("tasks: 5 submitted, 4 done, 1 failed, 0 lost; 2 workers replaced", err)
+        self.assertEqual(len(re.findall(r"ForkPoolWorker-\d: 2 tasks", err)), 2, err)
+        self.assertEqual(len(re.findall(r"ForkPoolWorker-\d: 1 tasks", err)), 1, err)
 
     def test_progress_option(self):
         env = {k: "" for k in ("POLYPOOL_PROGRESS",)}
