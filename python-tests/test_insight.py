@@ -1,7 +1,7 @@
 """What polypool tells about a running program: progress lines (``POLYPOOL_PROGRESS=1``,
 ``bin/polypool --progress``), drawn on stderr when it is a terminal, one per running map
-call, erased around the lines workers print; and each pool's statistics when it ends
-(``POLYPOOL_STATS=1``).
+call, erased around the lines workers print; each pool's statistics when it ends
+(``POLYPOOL_STATS=1``); the engine's log (``POLYPOOL_LOG``).
 
 A polypool extension. Each test runs a program in a child interpreter under ``script``,
 which gives it a pseudo-terminal and copies what reaches the terminal to a pipe; every
@@ -128,7 +128,8 @@ class ProgressLineTest(unittest.TestCase):
                 "        p.apply(abs, ('x',))\n"
                 "    except TypeError:\n"
                 "        print('raised')\n")
-        done = _run(child_interpreter() + ["-c", code], {"POLYPOOL_STATS": "1"}, terminal=False)
+        done = _run(child_interpreter() + ["-c", code], {"POLYPOOL_STATS": "1", "POLYPOOL_LOG": "debug"},
+                    terminal=False)
         err = done.stderr.decode()
         self.assertEqual(done.returncode, 0, err)
         self.assertEqual(done.stdout.decode(), "[1, 2, 3, 4]\nraised\n")
@@ -137,6 +138,20 @@ class ProgressLineTest(unittest.TestCase):
         self.assertIn("tasks: 5 submitted, 4 done, 1 failed, 0 lost; 2 workers replaced", err)
         self.assertEqual(len(re.findall(r"ForkPoolWorker-\d: 2 tasks", err)), 2, err)
         self.assertEqual(len(re.findall(r"ForkPoolWorker-\d: 1 tasks", err)), 1, err)
+        # the engine's log (POLYPOOL_LOG=debug): workers started, replaced, the pool's end
+        log = re.findall(r"^polypool: (DEBUG|INFO|WARNING): (.*)$", err, re.M)
+        self.assertIn(("DEBUG", "pool Pool-1 starting 1 workers"), log, err)
+        self.assertIn(("DEBUG", "worker ForkPoolWorker-1 started"), log, err)
+        self.assertIn(("INFO", "pool Pool-1: worker ForkPoolWorker-1 replaced by ForkPoolWorker-2"), log, err)
+        self.assertIn(("INFO", "pool Pool-1: worker ForkPoolWorker-2 replaced by ForkPoolWorker-3"), log, err)
+        self.assertIn(("INFO", "pool Pool-1 ended: 4 tasks done, 1 failed, 0 lost"), log, err)
+
+    def test_log_level_is_checked(self):
+        done = _run(child_interpreter() + ["-c", "print('ok')"], {"POLYPOOL_LOG": "loud"}, terminal=False)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout.decode(), "ok\n")
+        self.assertEqual(done.stderr.decode(),
+                         "polypool: ignoring POLYPOOL_LOG=loud: expected debug, info or warning\n")
 
     def test_progress_option(self):
         env = {k: "" for k in ("POLYPOOL_PROGRESS",)}

@@ -113,7 +113,6 @@ public final class PythonPool implements AutoCloseable {
     private static final Source EMBED = Source.create("python", "__import__('polypool.embed', fromlist=['start'])");
     // the pool whose call the current thread is completing (a worker thread running dependent stages)
     private static final ThreadLocal<PythonPool> COMPLETING = new ThreadLocal<>();
-    private static final java.util.concurrent.atomic.AtomicInteger POOLS = new java.util.concurrent.atomic.AtomicInteger();
 
     private final WorkerPool workers;
     private final WarmContexts warm;
@@ -128,10 +127,8 @@ public final class PythonPool implements AutoCloseable {
 
     private PythonPool(Builder b) {
         PolyglotRuntime runtime = PolyglotRuntime.get();
-        String poolName = b.name != null ? b.name : "PythonPool-" + POOLS.incrementAndGet();
-        this.mbean = mbeanName(poolName);
-        if (ManagementFactory.getPlatformMBeanServer().isRegistered(mbean)) {
-            throw new IllegalStateException("a PythonPool named " + poolName + " is running");
+        if (b.name != null && ManagementFactory.getPlatformMBeanServer().isRegistered(mbeanName(b.name))) {
+            throw new IllegalStateException("a PythonPool named " + b.name + " is running");
         }
         ConsoleSink out = new ConsoleSink(System.out);
         ConsoleSink err = new ConsoleSink(System.err);
@@ -153,7 +150,10 @@ public final class PythonPool implements AutoCloseable {
         this.workers = new WorkerPool(runtime, new WorkerPool.Config(b.workers, b.maxTasksPerWorker, "PythonPoolWorker",
                 argv, out, err, warm, new EmbedDriver(setup)));
         this.stats = workers.stats();
-        stats.rename(poolName);
+        if (b.name != null) {
+            stats.rename(b.name);
+        }
+        this.mbean = mbeanName(stats.getName());
         if ("1".equals(System.getenv("POLYPOOL_STATS"))) {
             workers.printStatsAtEnd(err);
         }

@@ -255,7 +255,10 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        Launch launch = Launch.inProcess();
+        LogSetup.configure(System.getenv("POLYPOOL_LOG"), launch.stderr().newLineStream(),
+                new PrintStream(launch.stderr().newLineStream(), true));
+        System.exit(run(args, launch));
     }
 
     /** Runs a command line in this JVM and returns the exit status; never calls {@link System#exit}. */

@@ -50,8 +50,14 @@ public final class PoolStats implements PoolStatsMXBean {
         this.queueLength = queueLength;
     }
 
-    /** {@code Pool} for CPython's pool workers, {@code ProcessPoolExecutor} for an executor's, else the prefix. */
+    /**
+     * {@code PythonPool} for the Java API's workers, {@code Pool} for CPython's pool workers,
+     * {@code ProcessPoolExecutor} for an executor's, else the prefix.
+     */
     private static String defaultName(String prefix) {
+        if (prefix.equals("PythonPoolWorker")) {
+            return "PythonPool";
+        }
         if (prefix.endsWith("PoolWorker")) {
             return "Pool";
         }

@@ -115,6 +115,7 @@ final class Worker {
                 return;
             }
             Trace.log("ready");
+            Log.ENGINE.debug(() -> "worker " + name + " started");
             int limit = config.maxTasksPerWorker();
             int done = 0;
             while (!cancelled) {
@@ -154,8 +155,9 @@ final class Worker {
             if (!cancelled) {
                 replace = true;
                 if (current != null) {
-                    pool.deliver(new Outcome(current.jobId(), current.index(), Protocol.LOST,
-                            "worker " + name + " " + death(e) + " while running the task"));
+                    String lost = "worker " + name + " " + death(e) + " while running the task";
+                    Log.ENGINE.warning(() -> lost);
+                    pool.deliver(new Outcome(current.jobId(), current.index(), Protocol.LOST, lost));
                 }
             }
         } finally {
@@ -163,6 +165,7 @@ final class Worker {
                 prepared.close();
             }
             Trace.log("exited");
+            Log.ENGINE.debug(() -> "worker " + name + " exited");
             exited.countDown();
             pool.workerExited(this, replace);
         }

@@ -111,6 +111,7 @@ public final class WorkerPool {
         this.runtime = Objects.requireNonNull(runtime);
         this.config = Objects.requireNonNull(config);
         this.stats = new PoolStats(config.namePrefix(), config.processes(), queuedTasks::get);
+        Log.ENGINE.debug(() -> "pool " + stats.getName() + " starting " + config.processes() + " workers");
         synchronized (lock) {
             for (int i = 0; i < config.processes(); i++) {
                 startWorker();
@@ -390,6 +391,7 @@ public final class WorkerPool {
         synchronized (lock) {
             if (brokenReason == null) {
                 brokenReason = reason;
+                Log.ENGINE.warning(() -> "pool " + stats.getName() + " is broken: " + reason);
             }
             List<Task> pending = new ArrayList<>();
             tasks.drainTo(pending);
@@ -413,6 +415,8 @@ public final class WorkerPool {
             if (replace && wanted && brokenReason == null) {
                 startWorker();
                 stats.replaced();
+                String next = workers.get(workers.size() - 1).name();
+                Log.ENGINE.info(() -> "pool " + stats.getName() + ": worker " + worker.name() + " replaced by " + next);
             }
             signalEndIfDone();
             lock.notifyAll();
@@ -434,6 +438,8 @@ public final class WorkerPool {
             }
             releasedAtEnd.clear();
             stats.ended();
+            Log.ENGINE.info(() -> "pool " + stats.getName() + " ended: " + stats.getTasksDone() + " tasks done, "
+                    + stats.getTasksFailed() + " failed, " + stats.getTasksLost() + " lost");
             ConsoleSink out = statsAtEnd;
             if (out != null) {
                 try (java.io.OutputStream s = out.newLineStream()) {

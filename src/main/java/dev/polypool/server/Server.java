@@ -91,6 +91,7 @@ public final class Server {
             System.exit(2);
         }
         Path dir = Path.of(args[0]).toAbsolutePath();
+        dev.polypool.cli.LogSetup.configure(System.getenv("POLYPOOL_LOG"), System.out, System.out);
         Path lockFile = dir.resolve("lock");
         FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         // the lock file is this process's own: its owner is this uid
