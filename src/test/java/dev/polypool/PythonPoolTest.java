@@ -58,6 +58,8 @@ class PythonPoolTest {
                 return x
             def kinds(*args):
                 return [type(a).__name__ for a in args]
+            def element_kinds(xs):
+                return [type(xs).__name__] + sorted({type(x).__name__ for x in xs})
             def add(a, b):
                 return a + b
             def fail(message):
@@ -150,6 +152,43 @@ class PythonPoolTest {
         assertEquals(1L, get(pool.submit(fn("color"))), "an IntEnum converts as an int");
         assertEquals(List.of(1L, 2L), get(pool.submit("builtins:tuple", List.of(1, 2))));
         assertEquals(new BigInteger("1267650600228229401496703205376"), get(pool.submit("builtins:pow", 2, 100)));
+    }
+
+    @Test
+    void bigListsArraysAndBuffersConvertInBulk() throws Exception {
+        List<Long> longs = LongStream.range(-500, 500).map(i -> i * 1_000_000_007L).boxed().toList();
+        assertEquals(longs, get(pool.submit(fn("one"), longs)));
+        List<Double> doubles = LongStream.range(0, 100).mapToObj(i -> i / 3.0).toList();
+        assertEquals(doubles, get(pool.submit(fn("one"), doubles)));
+        // a Python list of Python ints or floats, whichever way it came
+        assertEquals(List.of("list", "int"),
+                get(pool.submit(fn("element_kinds"), java.util.stream.IntStream.range(0, 20).boxed().toList())));
+        assertEquals(List.of("list", "float"), get(pool.submit(fn("element_kinds"), doubles)));
+        assertEquals(List.of("list", "int"), get(pool.submit(fn("element_kinds"), new long[] {1, 2})));
+        assertEquals(List.of("list", "float"), get(pool.submit(fn("element_kinds"), new float[] {1, 2})));
+        assertEquals(List.of("list", "list", "list", "list", "list", "bytes"),
+                get(pool.submit(fn("kinds"), new long[] {1, 2}, new int[] {3}, new short[0], new double[] {0.5},
+                        new float[] {1.5f}, java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}))));
+        assertEquals(List.of(List.of(1L, Long.MAX_VALUE), List.of(-3L), List.of(0.5, 1.5)),
+                get(pool.submit(fn("echo"), new long[] {1, Long.MAX_VALUE}, new int[] {-3}, new double[] {0.5, 1.5})));
+        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(new byte[] {9, 8, 7, 6});
+        buffer.position(1);
+        assertArrayEquals(new byte[] {8, 7, 6}, (byte[]) get(pool.submit(fn("one"), buffer)));
+        assertEquals(1, buffer.position(), "the buffer's position stays");
+        // mixed or unrepresentable lists go element by element, with their own types
+        List<Object> mixed = new ArrayList<>(longs.subList(0, 20));
+        mixed.add("x");
+        assertEquals(mixed, get(pool.submit(fn("one"), mixed)));
+        List<Object> huge = new ArrayList<>(longs.subList(0, 20));
+        huge.add(BigInteger.TEN.pow(30));
+        assertEquals(huge, get(pool.submit(fn("one"), huge)));
+        // typed: a long[] or double[] result
+        assertArrayEquals(new long[] {0, 1, 2, 3}, get(pool.submit(PythonFunction.of("builtins:list")
+                .returning(long[].class), new long[] {0, 1, 2, 3})));
+        assertArrayEquals(new double[] {0.5, 2.0}, get(pool.submit(PythonFunction.of("builtins:list")
+                .returning(double[].class), List.of(0.5, 2L))), 0.0);
+        assertInstanceOf(PythonConversionException.class, failure(pool.submit(PythonFunction.of("builtins:list")
+                .returning(long[].class), List.of(1, "x"))));
     }
 
     @Test
