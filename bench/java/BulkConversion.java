@@ -9,7 +9,7 @@ import dev.polypool.PythonPool;
 /**
  * The round trip of big values through the Java API: {@code submit(ident, value).get()} for
  * lists of 1,000 and 100,000 numbers and a byte array of 1 MiB, the function returning its
- * argument. A benchmark, not a test: {@code bench/java-conversions.sh} builds polypool,
+ * argument; and {@code map} of 10,000 items one call a task and in chunks. A benchmark, not a test: {@code bench/java-conversions.sh} builds polypool,
  * compiles this file against it and runs it; medians of several rounds, after a warm-up.
  */
 public final class BulkConversion {
@@ -27,6 +27,9 @@ public final class BulkConversion {
                 report("List<Long> of " + n + " there and back", calls, () -> pool.submit(ident, longs).get());
                 report("List<Double> of " + n + " there and back", calls, () -> pool.submit(ident, doubles).get());
             }
+            List<Long> items = LongStream.range(0, 10_000).boxed().toList();
+            report("map of 10000 items, a call a task", 2, () -> pool.map(ident, items, 1, null));
+            report("map of 10000 items, default chunks", 2, () -> pool.map(ident, items));
             byte[] mib = new byte[1 << 20];
             Arrays.fill(mib, (byte) 0xA5);
             report("byte[1 MiB] there and back", 20, () -> pool.submit(ident, (Object) mib).get());

@@ -130,8 +130,8 @@ public final class PythonPool implements AutoCloseable {
         if (b.name != null && ManagementFactory.getPlatformMBeanServer().isRegistered(mbeanName(b.name))) {
             throw new IllegalStateException("a PythonPool named " + b.name + " is running");
         }
-        ConsoleSink out = new ConsoleSink(System.out);
-        ConsoleSink err = new ConsoleSink(System.err);
+        ConsoleSink out = TerminalLines.OUT;
+        ConsoleSink err = TerminalLines.ERR;
         List<String> argv = List.of("");
         List<String> sources = new ArrayList<>();
         b.sources.forEach((name, text) -> {
@@ -236,11 +236,56 @@ public final class PythonPool implements AutoCloseable {
     public <R> CompletableFuture<R> submit(PythonFunction<R> function, Object... args) {
         Objects.requireNonNull(function, "function");
         Objects.requireNonNull(args, "args");
-        long start = System.nanoTime();
-        boolean plain = Conversions.allPlain(args);
-        Object payload = plain ? args.clone() : Conversions.encodeArguments(Arrays.asList(args));
-        stats.encoded(System.nanoTime() - start);
-        return enqueue(function, plain, payload);
+        return enqueue(function, encodeCall(function, Arrays.asList(args)));
+    }
+
+    /**
+     * Submits a call of {@code function} with positional and keyword arguments,
+     * {@code function(*args, **keywords)}; returns at once. The same as
+     * {@code submit(function.withKeywords(keywords), args.toArray())}.
+     *
+     * @param <R>      the Java type of the result
+     * @param function the function; its result type, time limit and keywords apply
+     * @param args     the positional arguments
+     * @param keywords the keyword arguments, by name
+     * @return a future completing as {@link #submit(PythonFunction, Object...)}'s does
+     * @throws PythonConversionException  if an argument does not convert to a Python value
+     * @throws RejectedExecutionException if the pool was closed or shut down
+     * @throws NullPointerException       if an argument of this method, or a keyword's name, is null
+     */
+    public <R> CompletableFuture<R> submit(PythonFunction<R> function, List<?> args, Map<String, ?> keywords) {
+        Objects.requireNonNull(function, "function");
+        Objects.requireNonNull(args, "args");
+        return submit(function.withKeywords(keywords), args.toArray());
+    }
+
+    /**
+     * Returns a call of {@code function} with {@code args} as a {@link java.util.concurrent.Callable},
+     * for code that takes callables: {@code invokeAll} of {@link #asExecutorService()}, or any
+     * executor. Nothing runs until it is called or submitted; arguments that do not convert
+     * fail then.
+     *
+     * @param <R>      the Java type of the result
+     * @param function the function; its result type, time limit and keywords apply
+     * @param args     the positional arguments
+     * @return the call, which runs on this pool
+     * @throws NullPointerException if {@code function} or {@code args} is null
+     */
+    public <R> PythonCall<R> callable(PythonFunction<R> function, Object... args) {
+        return new PythonCall<>(this, function, args);
+    }
+
+    /**
+     * Returns this pool as an {@link java.util.concurrent.ExecutorService}, for code that
+     * wants one: the {@link PythonCall}s of {@link #callable} run on the workers (submitting
+     * one never blocks; {@code cancel(true)} stops its Python code), other tasks each on a
+     * virtual thread. The executor service is a view: shutting it down rejects new tasks
+     * through it and leaves the pool running; closing the pool is its owner's job.
+     *
+     * @return a new view of this pool
+     */
+    public java.util.concurrent.ExecutorService asExecutorService() {
+        return new PythonExecutorService(this);
     }
 
     /**
@@ -260,7 +305,9 @@ public final class PythonPool implements AutoCloseable {
 
     /**
      * Calls {@code function} on every item and returns the results in input order; blocks
-     * until all are done. The calls run in parallel on the workers.
+     * until all are done. The calls run in parallel on the workers, in chunks of the size
+     * {@code multiprocessing.Pool.map} chooses (the items divided by four times the workers,
+     * rounded up), or one call at a time for a function with a time limit.
      *
      * @param <R>      the Java type of the results
      * @param function the function
@@ -274,12 +321,33 @@ public final class PythonPool implements AutoCloseable {
      * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> List<R> map(PythonFunction<R> function, Iterable<?> items) throws InterruptedException {
+        return map(function, items, 0, null);
+    }
+
+    /**
+     * Like {@link #map(PythonFunction, Iterable)}, with the items sent to the workers
+     * {@code chunksize} at a time (one task per chunk, as {@code Pool.map}'s
+     * {@code chunksize}), and {@code listener} told of the progress.
+     *
+     * @param <R>       the Java type of the results
+     * @param function  the function; with a time limit, each chunk has that limit
+     * @param items     the arguments, one per call; read before this method returns
+     * @param chunksize calls per task, at least 1; 0 for the default
+     * @param listener  called with (done, total) each time calls complete, from worker
+     *                  threads, one call at a time, the last time with done equal to total;
+     *                  null for none. What it throws is ignored.
+     * @return the results, in the order of {@code items}
+     * @throws IllegalArgumentException if {@code chunksize} is negative
+     * @throws InterruptedException     if interrupted while waiting; the remaining calls are cancelled
+     */
+    public <R> List<R> map(PythonFunction<R> function, Iterable<?> items, int chunksize, ProgressListener listener)
+            throws InterruptedException {
         Objects.requireNonNull(items, "items");
         List<List<?>> calls = new ArrayList<>();
         for (Object item : items) {
             calls.add(Arrays.asList(item));
         }
-        return all(function, calls);
+        return all(function, calls, chunksize, listener);
     }
 
     /**
@@ -301,7 +369,29 @@ public final class PythonPool implements AutoCloseable {
         for (List<?> args : argumentLists) {
             calls.add(Objects.requireNonNull(args, "argument list"));
         }
-        return all(function, calls);
+        return all(function, calls, 0, null);
+    }
+
+    /**
+     * Like {@link #starmap(PythonFunction, Iterable)}, in chunks of {@code chunksize} calls,
+     * with a progress {@code listener}, as {@link #map(PythonFunction, Iterable, int, ProgressListener)}.
+     *
+     * @param <R>           the Java type of the results
+     * @param function      the function
+     * @param argumentLists the positional arguments of each call; read before this method returns
+     * @param chunksize     calls per task, at least 1; 0 for the default
+     * @param listener      told of the progress; null for none
+     * @return the results, in the order of {@code argumentLists}
+     * @throws InterruptedException if interrupted while waiting; the remaining calls are cancelled
+     */
+    public <R> List<R> starmap(PythonFunction<R> function, Iterable<? extends List<?>> argumentLists, int chunksize,
+                               ProgressListener listener) throws InterruptedException {
+        Objects.requireNonNull(argumentLists, "argumentLists");
+        List<List<?>> calls = new ArrayList<>();
+        for (List<?> args : argumentLists) {
+            calls.add(Objects.requireNonNull(args, "argument list"));
+        }
+        return all(function, calls, chunksize, listener);
     }
 
     /**
@@ -319,7 +409,22 @@ public final class PythonPool implements AutoCloseable {
      * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> Stream<R> imap(PythonFunction<R> function, Iterable<?> items) {
-        return stream(function, items, true);
+        return stream(function, items, true, null);
+    }
+
+    /**
+     * Like {@link #imap(PythonFunction, Iterable)}, with {@code listener} told of each
+     * completed call: (done, total), total being the size of a {@link java.util.Collection}
+     * and -1 for any other input, until the last call, after which it is told (done, done).
+     *
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call, read as results are consumed
+     * @param listener called from worker threads, one call at a time; what it throws is ignored
+     * @return a sequential stream of the results; close it to cancel the calls in flight
+     */
+    public <R> Stream<R> imap(PythonFunction<R> function, Iterable<?> items, ProgressListener listener) {
+        return stream(function, items, true, Objects.requireNonNull(listener, "listener"));
     }
 
     /**
@@ -333,7 +438,7 @@ public final class PythonPool implements AutoCloseable {
      * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> Stream<R> imapUnordered(PythonFunction<R> function, Iterable<?> items) {
-        return stream(function, items, false);
+        return stream(function, items, false, null);
     }
 
     /**
@@ -413,7 +518,39 @@ public final class PythonPool implements AutoCloseable {
         }
     }
 
-    private <R> CompletableFuture<R> enqueue(PythonFunction<R> function, boolean plain, Object payload) {
+    /** How one task travels: its kind ({@link Protocol}), whether its payload is plain, the payload. */
+    private record Encoded(int kind, boolean plain, Object payload) {
+    }
+
+    /** One call's task: {@code STARCALL} with plain or token arguments, {@code APPLY} with keywords. */
+    private Encoded encodeCall(PythonFunction<?> function, List<?> args) {
+        long start = System.nanoTime();
+        try {
+            if (function.keywords().isEmpty()) {
+                Object[] array = args.toArray();
+                boolean plain = Conversions.allPlain(array);
+                return new Encoded(Protocol.STARCALL, plain, plain ? array : Conversions.encodeArguments(args));
+            }
+            return new Encoded(Protocol.APPLY, false, Conversions.encodeArguments(List.of(args, function.keywords())));
+        } finally {
+            stats.encoded(System.nanoTime() - start);
+        }
+    }
+
+    /** A chunk of a map's calls as one {@code STARMAP} task: {@code [[args, ...], keywords]}. */
+    private Encoded encodeChunk(PythonFunction<?> function, List<List<?>> calls) {
+        long start = System.nanoTime();
+        try {
+            return new Encoded(Protocol.STARMAP, false, Conversions.encodeArguments(List.of(calls, function.keywords())));
+        } finally {
+            stats.encoded(System.nanoTime() - start);
+        }
+    }
+
+    private <R> CompletableFuture<R> enqueue(PythonFunction<R> function, Encoded task) {
+        int kind = task.kind();
+        boolean plain = task.plain();
+        Object payload = task.payload();
         long id = ids.incrementAndGet();
         Call<R> call = new Call<>(id, function);
         pending.put(id, call);
@@ -421,7 +558,7 @@ public final class PythonPool implements AutoCloseable {
             if (shutdown) {
                 throw new RejectedExecutionException("the pool is shut down");
             }
-            workers.submit(id, 0, Protocol.STARCALL, function.name(), plain, payload);
+            workers.submit(id, 0, kind, function.name(), plain, payload);
         } catch (IllegalStateException e) {
             pending.remove(id);
             throw new RejectedExecutionException("the pool is shut down", e);
@@ -436,41 +573,92 @@ public final class PythonPool implements AutoCloseable {
         return call;
     }
 
-    private <R> CompletableFuture<R> enqueueArguments(PythonFunction<R> function, List<?> args) {
-        long start = System.nanoTime();
-        Object[] array = args.toArray();
-        boolean plain = Conversions.allPlain(array);
-        Object payload = plain ? array : Conversions.encodeArguments(args);
-        stats.encoded(System.nanoTime() - start);
-        return enqueue(function, plain, payload);
-    }
-
-    private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls) throws InterruptedException {
+    private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls, int chunksize, ProgressListener listener)
+            throws InterruptedException {
         Objects.requireNonNull(function, "function");
-        // convert everything first: a bad item fails the call before anything runs
-        List<Object[]> payloads = new ArrayList<>(calls.size());
-        List<Boolean> plains = new ArrayList<>(calls.size());
-        long start = System.nanoTime();
-        for (List<?> args : calls) {
-            Object[] array = args.toArray();
-            boolean plain = Conversions.allPlain(array);
-            plains.add(plain);
-            payloads.add(plain ? array : Conversions.encodeArguments(args));
+        if (chunksize < 0) {
+            throw new IllegalArgumentException("chunksize must be >= 0 (0 for the default): " + chunksize);
         }
-        stats.encoded(System.nanoTime() - start);
-        List<CompletableFuture<R>> futures = new ArrayList<>(calls.size());
+        int size = calls.size();
+        if (chunksize == 0) {
+            chunksize = function.timeout() != null ? 1 : defaultChunksize(size);
+        }
+        // convert everything first: a bad item fails the call before anything runs
+        List<Encoded> tasks = new ArrayList<>();
+        List<Integer> sizes = new ArrayList<>();
+        for (int i = 0; i < size; i += chunksize) {
+            List<List<?>> chunk = calls.subList(i, Math.min(size, i + chunksize));
+            tasks.add(chunksize == 1 ? encodeCall(function, chunk.get(0)) : encodeChunk(function, chunk));
+            sizes.add(chunk.size());
+        }
+        Progress progress = listener == null ? null : new Progress(listener, size);
+        if (progress != null && size == 0) {
+            progress.add(0);
+        }
+        List<CompletableFuture<?>> futures = new ArrayList<>(tasks.size());
         try {
-            for (int i = 0; i < payloads.size(); i++) {
-                futures.add(enqueue(function, plains.get(i), payloads.get(i)));
+            for (int i = 0; i < tasks.size(); i++) {
+                CompletableFuture<?> f = chunksize == 1 ? enqueue(function, tasks.get(i))
+                        : enqueue(function.chunkCall(), tasks.get(i));
+                futures.add(f);
+                if (progress != null) {
+                    int n = sizes.get(i);
+                    f.whenComplete((r, e) -> progress.add(n));
+                }
             }
-            List<R> results = new ArrayList<>(futures.size());
-            for (CompletableFuture<R> f : futures) {
-                results.add(await(f));
+            List<R> results = new ArrayList<>(size);
+            for (CompletableFuture<?> f : futures) {
+                Object value = await(f);
+                if (chunksize == 1) {
+                    @SuppressWarnings("unchecked")
+                    R r = (R) value;
+                    results.add(r);
+                } else {
+                    for (Object v : (List<?>) value) {
+                        results.add(Conversions.cast(v, function.resultType()));
+                    }
+                }
             }
             return results;
         } finally {
-            for (CompletableFuture<R> f : futures) {
+            for (CompletableFuture<?> f : futures) {
                 f.cancel(true);
+            }
+        }
+    }
+
+    /** {@code multiprocessing.Pool.map}'s: the items over four times the workers, rounded up. */
+    private int defaultChunksize(int items) {
+        int per = workerCount * 4;
+        return Math.max(1, items / per + (items % per == 0 ? 0 : 1));
+    }
+
+    /** Counts a call's completed items for its listener, one report at a time. */
+    private static final class Progress {
+        private final ProgressListener listener;
+        private final long total;
+        private long done;
+
+        Progress(ProgressListener listener, long total) {
+            this.listener = listener;
+            this.total = total;
+        }
+
+        synchronized void add(long n) {
+            done += n;
+            report(done, total);
+        }
+
+        /** The input ended: its total is what was done. */
+        synchronized void end() {
+            report(done, done);
+        }
+
+        private void report(long d, long t) {
+            try {
+                listener.progress(d, t);
+            } catch (RuntimeException ignored) {
+                // a listener's failure is not the call's
             }
         }
     }
@@ -491,14 +679,22 @@ public final class PythonPool implements AutoCloseable {
         }
     }
 
-    private <R> Stream<R> stream(PythonFunction<R> function, Iterable<?> items, boolean ordered) {
+    private <R> Stream<R> stream(PythonFunction<R> function, Iterable<?> items, boolean ordered,
+                                 ProgressListener listener) {
         Objects.requireNonNull(function, "function");
         Objects.requireNonNull(items, "items");
         if (shutdown) {
             throw new RejectedExecutionException("the pool is shut down");
         }
-        ResultIterator<R> it = new ResultIterator<>(items.iterator(), 2 * workerCount, ordered,
-                item -> enqueueArguments(function, Arrays.asList(item)));
+        Progress progress = listener == null ? null
+                : new Progress(listener, items instanceof java.util.Collection<?> c ? c.size() : -1);
+        ResultIterator<R> it = new ResultIterator<>(items.iterator(), 2 * workerCount, ordered, item -> {
+            CompletableFuture<R> f = enqueue(function, encodeCall(function, Arrays.asList(item)));
+            if (progress != null) {
+                f.whenComplete((r, e) -> progress.add(1));
+            }
+            return f;
+        }, progress == null ? null : progress::end);
         Spliterator<R> split = Spliterators.spliteratorUnknownSize(it, ordered ? Spliterator.ORDERED : 0);
         return StreamSupport.stream(split, false).onClose(it::cancelAll);
     }

@@ -58,6 +58,12 @@ class PythonPoolTest {
                 return x
             def kinds(*args):
                 return [type(a).__name__ for a in args]
+            def keywords(*args, **kwargs):
+                return [list(args), kwargs]
+            def one_or_fail(x):
+                if x < 0:
+                    raise ValueError(str(x))
+                return x
             def element_kinds(xs):
                 return [type(xs).__name__] + sorted({type(x).__name__ for x in xs})
             def add(a, b):
@@ -443,6 +449,101 @@ class PythonPoolTest {
     }
 
     @Test
+    void keywordArguments() throws Exception {
+        assertEquals(List.of(List.of(1L), Map.of("sep", "-", "n", 2L)),
+                get(pool.submit(fn("keywords"), List.of(1), Map.of("sep", "-", "n", 2))));
+        PythonFunction<Object> withSep = fn("keywords").withKeywords(Map.of("sep", "-"));
+        assertEquals(Map.of("sep", "-"), withSep.keywords());
+        // a name given again takes the new value, as functools.partial
+        assertEquals(List.of(List.of(), Map.of("sep", "+")),
+                get(pool.submit(withSep, List.of(), Map.of("sep", "+"))));
+        assertEquals(List.of(List.of(), Map.of("sep", "-")), get(pool.submit(withSep)));
+        // map, chunked or not, starmap and imap pass them to every call
+        List<Object> expected = List.of(List.of(List.of(7L), Map.of("sep", "-")), List.of(List.of(8L), Map.of("sep", "-")));
+        assertEquals(expected, pool.map(withSep, List.of(7, 8), 2, null));
+        assertEquals(expected, pool.map(withSep, List.of(7, 8), 1, null));
+        assertEquals(expected, pool.starmap(withSep, List.of(List.of(7), List.of(8))));
+        assertEquals(expected, pool.imap(withSep, List.of(7, 8)).toList());
+        PythonException bad = assertInstanceOf(PythonException.class,
+                failure(pool.submit(fn("add"), List.of(1), Map.of("c", 2))));
+        assertEquals("TypeError", bad.pythonType());
+        assertThrows(PythonConversionException.class, () -> fn("one").withKeywords(Map.of("x", new Object())));
+        Map<String, Object> nullName = new java.util.HashMap<>();
+        nullName.put(null, 1);
+        assertThrows(NullPointerException.class, () -> fn("one").withKeywords(nullName));
+    }
+
+    @Test
+    void mapInChunksKeepsOrderFailuresAndReportsProgress() throws Exception {
+        PythonFunction<Long> twice = PythonFunction.of("tools:add").returning(Long.class);
+        List<Long> items = LongStream.range(0, 103).boxed().toList();
+        List<long[]> reports = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Long> doubled = pool.starmap(twice, items.stream().<List<?>>map(i -> List.of(i, i)).toList(), 10,
+                (done, total) -> reports.add(new long[] {done, total}));
+        assertEquals(items.stream().map(i -> 2 * i).toList(), doubled);
+        assertEquals(11, reports.size(), "one report per chunk");
+        for (int i = 0; i < reports.size(); i++) {
+            assertEquals(103, reports.get(i)[1]);
+            assertTrue(i == 0 || reports.get(i)[0] > reports.get(i - 1)[0], "done grows");
+        }
+        assertEquals(103, reports.get(reports.size() - 1)[0]);
+        // results typed per element; the first failure in input order, also within a chunk
+        assertEquals(List.of("0", "1", "2"), pool.map(PythonFunction.of("builtins:str").returning(String.class),
+                List.of(0, 1, 2), 2, null));
+        PythonException e = assertThrows(PythonException.class, () -> pool.map(fn("one_or_fail"),
+                List.of(0, 1, 2, -3, 4, -5), 2, null));
+        assertEquals("-3", e.pythonMessage());
+        assertInstanceOf(PythonConversionException.class, assertThrows(PythonConversionException.class,
+                () -> pool.map(PythonFunction.of("builtins:str").returning(Long.class), List.of(1, 2, 3), 3, null)));
+        assertThrows(IllegalArgumentException.class, () -> pool.map(fn("one"), List.of(1), -1, null));
+        List<long[]> none = new ArrayList<>();
+        assertEquals(List.of(), pool.map(fn("one"), List.of(), 0, (d, t) -> none.add(new long[] {d, t})));
+        assertArrayEquals(new long[] {0, 0}, none.get(0));
+    }
+
+    @Test
+    void imapReportsProgressAndItsEnd() {
+        List<long[]> reports = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Iterable<Integer> lazy = () -> List.of(1, 2, 3).iterator(); // not a Collection: no total
+        assertEquals(List.of(1L, 2L, 3L), pool.imap(fn("one"), lazy, (d, t) -> reports.add(new long[] {d, t})).toList());
+        assertArrayEquals(new long[] {3, 3}, reports.get(reports.size() - 1));
+        assertTrue(reports.subList(0, reports.size() - 1).stream().allMatch(r -> r[1] == -1));
+        reports.clear();
+        assertEquals(List.of(1L, 2L), pool.imap(fn("one"), List.of(1, 2), (d, t) -> reports.add(new long[] {d, t}))
+                .toList());
+        assertTrue(reports.stream().allMatch(r -> r[1] == 2));
+        assertEquals(2, reports.get(reports.size() - 1)[0]);
+    }
+
+    @Test
+    void asExecutorServiceRunsPythonCallsOnTheWorkers() throws Exception {
+        ExecutorService executor = pool.asExecutorService();
+        List<java.util.concurrent.Callable<Object>> calls = List.of(pool.callable(fn("add"), 1, 2),
+                pool.callable(fn("add"), "a", "b"), () -> "java");
+        List<Future<Object>> done = executor.invokeAll(calls, WAIT, TimeUnit.SECONDS);
+        assertEquals(List.of(3L, "ab", "java"), List.of(done.get(0).get(), done.get(1).get(), done.get(2).get()));
+        // a PythonCall is a Callable anywhere; its failure is the call's
+        assertEquals(5L, pool.callable(fn("add"), 2, 3).call());
+        Future<Object> failed = executor.submit(pool.callable(fn("fail"), "boom"));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> failed.get(WAIT, TimeUnit.SECONDS));
+        assertEquals("boom", ((PythonException) e.getCause()).pythonMessage());
+        assertEquals("x", executor.invokeAny(List.of(pool.callable(fn("one"), "x")), WAIT, TimeUnit.SECONDS));
+        // cancel(true) stops the Python code; the worker is replaced and the pool goes on
+        Future<Object> spinning = executor.submit(pool.callable(fn("spin")));
+        assertTrue(spinning.cancel(true));
+        assertThrows(CancellationException.class, () -> spinning.get(WAIT, TimeUnit.SECONDS));
+        assertEquals(4L, get(pool.submit(fn("add"), 2, 2)));
+        AtomicInteger ran = new AtomicInteger();
+        executor.execute(ran::incrementAndGet);
+        executor.shutdown();
+        assertTrue(executor.awaitTermination(WAIT, TimeUnit.SECONDS));
+        assertTrue(executor.isTerminated());
+        assertEquals(1, ran.get());
+        assertThrows(RejectedExecutionException.class, () -> executor.submit(pool.callable(fn("one"), 1)));
+        assertEquals(1L, get(pool.submit(fn("one"), 1)), "the pool outlives its view");
+    }
+
+    @Test
     void statsCountCallsPerWorkerAndTheMBeanShowsThem() throws Exception {
         ObjectName name = new ObjectName("dev.polypool:type=PythonPool,name=\"stats test\"");
         try (PythonPool p = PythonPool.builder().name("stats test").workers(2).maxTasksPerWorker(4)
@@ -450,7 +551,7 @@ class PythonPoolTest {
             assertEquals("stats test", p.name());
             assertThrows(IllegalStateException.class, () -> PythonPool.builder().name("stats test").build());
             assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L), p.map(fn("one").returning(Long.class),
-                    List.of(1, 2, 3, 4, 5, 6, 7, 8, 9)));
+                    List.of(1, 2, 3, 4, 5, 6, 7, 8, 9), 1, null));
             assertInstanceOf(PythonException.class, failure(p.submit(fn("fail"), List.of("boom"))));
             PoolStatistics s = p.stats();
             assertEquals("stats test", s.name());

@@ -16,6 +16,7 @@ import traceback
 import types
 
 from polypool import bootstrap, codec
+from polypool.protocol import APPLY, STARCALL
 from polypool.protocol import (TAG_BIGINT as BIGINT, TAG_BYTES as BYTES, TAG_DICT as DICT,
                                TAG_FALSE as FALSE, TAG_FLOAT as FLOAT, TAG_FLOATS as FLOATS,
                                TAG_INT as INT, TAG_INTS as INTS, TAG_LIST as LIST, TAG_NONE as NONE, TAG_RAISED as RAISED,
@@ -162,10 +163,19 @@ def encode_exception(exc):
 
 def run(kind, ref, plain, payload):
     """Call ``ref`` with the arguments in ``payload``; returns the encoded result or
-    exception. ``kind`` is always ``STARCALL`` here: ``ref(*arguments)``."""
+    exception. ``kind`` is ``STARCALL`` (``ref(*arguments)``), ``APPLY`` (the payload is
+    ``[arguments, keywords]``) or ``STARMAP``, a chunk of a map (``[[arguments, ...],
+    keywords]``, returning the list of results; the first call that raises fails the chunk)."""
     try:
         func = codec.resolve(ref)
-        result = func(*payload) if plain else func(*decode_args(payload))
+        if kind == STARCALL:
+            result = func(*payload) if plain else func(*decode_args(payload))
+        elif kind == APPLY:
+            args, kwargs = decode_args(payload)
+            result = func(*args, **kwargs)
+        else:
+            calls, kwargs = decode_args(payload)
+            result = [func(*args, **kwargs) for args in calls]
     except BaseException as e:
         return encode_exception(e)
     return encode_result(result)
