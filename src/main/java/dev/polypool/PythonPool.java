@@ -74,13 +74,18 @@ import dev.polypool.io.ConsoleSink;
  *     <td>{@code int}</td><td>{@link Long}; {@link java.math.BigInteger} outside the range of long</td></tr>
  * <tr><td>{@link Float}, {@link Double}</td><td>{@code float}</td><td>{@link Double}</td></tr>
  * <tr><td>{@link String}</td><td>{@code str}</td><td>{@link String}</td></tr>
- * <tr><td>{@code byte[]}</td><td>{@code bytes}</td><td>{@code byte[]}</td></tr>
+ * <tr><td>{@code byte[]}, {@link java.nio.ByteBuffer} (its remaining bytes)</td><td>{@code bytes}</td><td>{@code byte[]}</td></tr>
+ * <tr><td>{@code long[]}, {@code int[]}, {@code short[]}</td><td>{@code list} of {@code int}</td>
+ *     <td>{@link List} of {@link Long}; {@code long[]} when asked for</td></tr>
+ * <tr><td>{@code double[]}, {@code float[]}</td><td>{@code list} of {@code float}</td>
+ *     <td>{@link List} of {@link Double}; {@code double[]} when asked for</td></tr>
  * <tr><td>{@link List}</td><td>{@code list} (and {@code tuple} as a result)</td><td>{@link List} (an {@link ArrayList})</td></tr>
  * <tr><td>{@link Map}</td><td>{@code dict}</td><td>{@link Map} (a {@link java.util.HashMap})</td></tr>
  * </tbody>
  * </table>
- * Containers convert element by element; subclasses of the Python types (an
- * {@code IntEnum}, a named tuple) convert as their base type. Any other argument makes the
+ * Containers convert element by element, except lists of 16 or more numbers all of one
+ * kind and the primitive arrays, which cross as one block of 64-bit values; subclasses of
+ * the Python types (an {@code IntEnum}, a named tuple) convert as their base type. Any other argument makes the
  * submitting call throw a {@link PythonConversionException}; any other result fails the
  * call with one. {@link PythonFunction#returning(Class)} asks for results of a Java type.
  *

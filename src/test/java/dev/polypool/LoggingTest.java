@@ -84,14 +84,14 @@ class LoggingTest {
                     () -> pool.submit("tools:die").get(120, TimeUnit.SECONDS));
             assertInstanceOf(PythonException.class, e.getCause());
         }
-        List<String> debug = messages(Level.FINE);
         List<String> info = messages(Level.INFO);
+        List<String> debug = messages(Level.FINE);
         List<String> warnings = messages(Level.WARNING);
-        assertTrue(any(debug, "pool " + name + " starting 1 workers"), debug.toString());
+        assertTrue(any(info, "pool " + name + " starting 1 workers"), info.toString());
         assertTrue(any(debug, "worker PythonPoolWorker-\\d+ started"), debug.toString());
         assertTrue(any(debug, "worker PythonPoolWorker-\\d+ exited"), debug.toString());
-        assertTrue(any(info, "pool " + name + ": worker PythonPoolWorker-\\d+ replaced by PythonPoolWorker-\\d+"),
-                info.toString());
+        assertTrue(any(debug, "pool " + name + ": worker PythonPoolWorker-\\d+ replaced by PythonPoolWorker-\\d+"),
+                debug.toString());
         assertTrue(any(info, "pool " + name + " ended: 2 tasks done, 0 failed, 1 lost"), info.toString());
         assertTrue(any(warnings, "worker PythonPoolWorker-\\d+ exited with exitcode 3 while running the task"),
                 warnings.toString());

@@ -11,8 +11,9 @@ import java.util.function.Supplier;
  * bridge). {@code bin/polypool} {@linkplain #silence() silences} it unless
  * {@code POLYPOOL_LOG} asks for it; then not even the logging framework is loaded.
  *
- * <p>Levels: DEBUG for each worker and pool starting and ending, INFO for workers replaced
- * and pools ended, WARNING for a worker that died under a task and a pool that broke.
+ * <p>Levels: INFO for a pool starting and ending (two lines a pool), DEBUG for each worker
+ * starting, ending and being replaced, WARNING for a worker that died under a task and a
+ * pool that broke.
  */
 public final class Log {
     public static final Log ENGINE = new Log("dev.polypool.engine");

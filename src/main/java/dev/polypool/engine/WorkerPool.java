@@ -111,7 +111,7 @@ public final class WorkerPool {
         this.runtime = Objects.requireNonNull(runtime);
         this.config = Objects.requireNonNull(config);
         this.stats = new PoolStats(config.namePrefix(), config.processes(), queuedTasks::get);
-        Log.ENGINE.debug(() -> "pool " + stats.getName() + " starting " + config.processes() + " workers");
+        Log.ENGINE.info(() -> "pool " + stats.getName() + " starting " + config.processes() + " workers");
         synchronized (lock) {
             for (int i = 0; i < config.processes(); i++) {
                 startWorker();
@@ -416,7 +416,7 @@ public final class WorkerPool {
                 startWorker();
                 stats.replaced();
                 String next = workers.get(workers.size() - 1).name();
-                Log.ENGINE.info(() -> "pool " + stats.getName() + ": worker " + worker.name() + " replaced by " + next);
+                Log.ENGINE.debug(() -> "pool " + stats.getName() + ": worker " + worker.name() + " replaced by " + next);
             }
             signalEndIfDone();
             lock.notifyAll();
