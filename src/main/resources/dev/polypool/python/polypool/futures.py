@@ -170,7 +170,6 @@ class ProcessPoolExecutor(_base.Executor):
             fs = [self._submit(tasks.STARCALL, fn, a) for a in args]
         else:
             fs = [self._submit(tasks.STARMAP, fn, batch) for batch in tasks.chunked(args, chunksize)]
-        progress.track_futures(fs, args, fn, chunksize)
 
         def result_iterator():
             try:
@@ -188,7 +187,7 @@ class ProcessPoolExecutor(_base.Executor):
             finally:
                 for future in fs:
                     future.cancel()
-        return result_iterator()
+        return progress.track_futures(fs, args, fn, chunksize, result_iterator())
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self._shutdown_lock:

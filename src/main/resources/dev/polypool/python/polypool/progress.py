@@ -37,11 +37,13 @@ class _Tracker:
         self._bar = host.progress(_label(kind, func), total)
         self._lock = threading.Lock()
         self._pending = 0
+        self._counted = 0
         self._last = time.monotonic()
 
     def add(self, n):
         with self._lock:
             self._pending += n
+            self._counted += n
             now = time.monotonic()
             if now - self._last < _PUSH_SECONDS:
                 return
@@ -50,6 +52,13 @@ class _Tracker:
 
     def set_total(self, n):
         self._bar.setTotal(n)
+
+    def top_up(self, total):
+        """Counts whatever of ``total`` has not been counted yet (callbacks still to run)."""
+        with self._lock:
+            n = total - self._counted
+        if n > 0:
+            self.add(n)
 
     def finish(self):
         with self._lock:
@@ -126,14 +135,16 @@ def counted(iterator):
     return _Counted(iterator) if _enabled() else iterator
 
 
-def track_futures(futures, items, func, chunksize):
+def track_futures(futures, items, func, chunksize, results):
     """``Executor.map``: ``futures`` are its calls (or chunks of ``chunksize``), submitted
-    from ``items``, the iterator ``counted`` returned."""
+    from ``items``, the iterator ``counted`` returned, and ``results`` the iterator ``map``
+    returns. Returns that iterator, or one that finishes the line when it ends: the futures'
+    callbacks run after the result is handed over, too late to put the final line before
+    what the program prints next."""
     if type(items) is not _Counted or not futures:
-        return
-    tracker = _Tracker("Executor.map", func, items.count)
-    lock = threading.Lock()
-    left = [len(futures)]
+        return results
+    total = items.count
+    tracker = _Tracker("Executor.map", func, total)
 
     def done(future):
         n = 1
@@ -141,10 +152,13 @@ def track_futures(futures, items, func, chunksize):
             ok = not future.cancelled() and future.exception() is None
             n = len(future.result()) if ok else chunksize
         tracker.add(n)
-        with lock:
-            left[0] -= 1
-            last = left[0] == 0
-        if last:
-            tracker.finish()
     for future in futures:
         future.add_done_callback(done)
+
+    def finishing():
+        try:
+            yield from results
+            tracker.top_up(total)
+        finally:
+            tracker.finish()
+    return finishing()
