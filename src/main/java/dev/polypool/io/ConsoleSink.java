@@ -17,31 +17,31 @@ import java.io.OutputStream;
  */
 public final class ConsoleSink {
     private final OutputStream target;
-    private final boolean terminal;
+    private final int fd; // the process's descriptor this writes to, or -1
     private volatile ProgressDisplay overlay;
 
     public ConsoleSink(OutputStream target) {
-        this(target, false);
+        this(target, -1);
     }
 
-    private ConsoleSink(OutputStream target, boolean terminal) {
+    private ConsoleSink(OutputStream target, int fd) {
         this.target = target;
-        this.terminal = terminal;
+        this.fd = fd;
     }
 
     /** The process's standard output, unbuffered. */
     public static ConsoleSink stdout() {
-        return new ConsoleSink(new FileOutputStream(FileDescriptor.out), Terminal.isTerminal(1));
+        return new ConsoleSink(new FileOutputStream(FileDescriptor.out), 1);
     }
 
     /** The process's standard error, unbuffered. */
     public static ConsoleSink stderr() {
-        return new ConsoleSink(new FileOutputStream(FileDescriptor.err), Terminal.isTerminal(2));
+        return new ConsoleSink(new FileOutputStream(FileDescriptor.err), 2);
     }
 
-    /** Whether this is the process's own stdout or stderr and that is a terminal. */
+    /** Whether this is the process's own stdout or stderr and that is a terminal; asked when asked. */
     public boolean isTerminal() {
-        return terminal;
+        return fd >= 0 && Terminal.isTerminal(fd);
     }
 
     OutputStream target() {
