@@ -352,7 +352,7 @@ public final class PythonPool implements AutoCloseable {
         for (Object item : items) {
             calls.add(Arrays.asList(item));
         }
-        return all(function, calls, chunksize, listener);
+        return all(function, calls, true, chunksize, listener);
     }
 
     /**
@@ -374,7 +374,7 @@ public final class PythonPool implements AutoCloseable {
         for (List<?> args : argumentLists) {
             calls.add(Objects.requireNonNull(args, "argument list"));
         }
-        return all(function, calls, 0, null);
+        return all(function, calls, false, 0, null);
     }
 
     /**
@@ -396,7 +396,7 @@ public final class PythonPool implements AutoCloseable {
         for (List<?> args : argumentLists) {
             calls.add(Objects.requireNonNull(args, "argument list"));
         }
-        return all(function, calls, chunksize, listener);
+        return all(function, calls, false, chunksize, listener);
     }
 
     /**
@@ -542,10 +542,21 @@ public final class PythonPool implements AutoCloseable {
         }
     }
 
-    /** A chunk of a map's calls as one {@code STARMAP} task: {@code [[args, ...], keywords]}. */
-    private Encoded encodeChunk(PythonFunction<?> function, List<List<?>> calls) {
+    /**
+     * A chunk of calls as one task: {@code MAP} with {@code [[item, ...], keywords]} for calls
+     * of one argument each ({@code map}; a list of numbers then crosses in bulk), else
+     * {@code STARMAP} with {@code [[args, ...], keywords]}.
+     */
+    private Encoded encodeChunk(PythonFunction<?> function, List<List<?>> calls, boolean single) {
         long start = System.nanoTime();
         try {
+            if (single) {
+                List<Object> items = new ArrayList<>(calls.size());
+                for (List<?> args : calls) {
+                    items.add(args.get(0));
+                }
+                return new Encoded(Protocol.MAP, false, Conversions.encodeArguments(List.of(items, function.keywords())));
+            }
             return new Encoded(Protocol.STARMAP, false, Conversions.encodeArguments(List.of(calls, function.keywords())));
         } finally {
             stats.encoded(System.nanoTime() - start);
@@ -578,8 +589,9 @@ public final class PythonPool implements AutoCloseable {
         return call;
     }
 
-    private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls, int chunksize, ProgressListener listener)
-            throws InterruptedException {
+    /** {@code single}: each call has one argument (map), which lets a chunk's items cross as one list. */
+    private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls, boolean single, int chunksize,
+                            ProgressListener listener) throws InterruptedException {
         Objects.requireNonNull(function, "function");
         if (chunksize < 0) {
             throw new IllegalArgumentException("chunksize must be >= 0 (0 for the default): " + chunksize);
@@ -593,7 +605,7 @@ public final class PythonPool implements AutoCloseable {
         List<Integer> sizes = new ArrayList<>();
         for (int i = 0; i < size; i += chunksize) {
             List<List<?>> chunk = calls.subList(i, Math.min(size, i + chunksize));
-            tasks.add(chunksize == 1 ? encodeCall(function, chunk.get(0)) : encodeChunk(function, chunk));
+            tasks.add(chunksize == 1 ? encodeCall(function, chunk.get(0)) : encodeChunk(function, chunk, single));
             sizes.add(chunk.size());
         }
         Progress progress = listener == null ? null : new Progress(listener, size);

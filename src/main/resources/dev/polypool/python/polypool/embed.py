@@ -16,7 +16,7 @@ import traceback
 import types
 
 from polypool import bootstrap, codec
-from polypool.protocol import APPLY, STARCALL
+from polypool.protocol import APPLY, MAP, STARCALL
 from polypool.protocol import (TAG_BIGINT as BIGINT, TAG_BYTES as BYTES, TAG_DICT as DICT,
                                TAG_FALSE as FALSE, TAG_FLOAT as FLOAT, TAG_FLOATS as FLOATS,
                                TAG_INT as INT, TAG_INTS as INTS, TAG_LIST as LIST, TAG_NONE as NONE, TAG_RAISED as RAISED,
@@ -164,8 +164,9 @@ def encode_exception(exc):
 def run(kind, ref, plain, payload):
     """Call ``ref`` with the arguments in ``payload``; returns the encoded result or
     exception. ``kind`` is ``STARCALL`` (``ref(*arguments)``), ``APPLY`` (the payload is
-    ``[arguments, keywords]``) or ``STARMAP``, a chunk of a map (``[[arguments, ...],
-    keywords]``, returning the list of results; the first call that raises fails the chunk)."""
+    ``[arguments, keywords]``), ``MAP`` (``[[item, ...], keywords]``, one call per item) or
+    ``STARMAP`` (``[[arguments, ...], keywords]``): a chunk of a map returns the list of
+    results, and the first call that raises fails the chunk."""
     try:
         func = codec.resolve(ref)
         if kind == STARCALL:
@@ -173,6 +174,9 @@ def run(kind, ref, plain, payload):
         elif kind == APPLY:
             args, kwargs = decode_args(payload)
             result = func(*args, **kwargs)
+        elif kind == MAP:
+            items, kwargs = decode_args(payload)
+            result = [func(x, **kwargs) for x in items]
         else:
             calls, kwargs = decode_args(payload)
             result = [func(*args, **kwargs) for args in calls]
