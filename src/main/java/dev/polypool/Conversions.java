@@ -1,6 +1,10 @@
 package dev.polypool;
 
 import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,7 +28,10 @@ import dev.polypool.engine.Protocol;
 final class Conversions {
     private static final int NONE = Protocol.TAG_NONE, TRUE = Protocol.TAG_TRUE, FALSE = Protocol.TAG_FALSE,
             INT = Protocol.TAG_INT, BIGINT = Protocol.TAG_BIGINT, FLOAT = Protocol.TAG_FLOAT, STR = Protocol.TAG_STR,
-            BYTES = Protocol.TAG_BYTES, LIST = Protocol.TAG_LIST, DICT = Protocol.TAG_DICT;
+            BYTES = Protocol.TAG_BYTES, LIST = Protocol.TAG_LIST, DICT = Protocol.TAG_DICT,
+            INTS = Protocol.TAG_INTS, FLOATS = Protocol.TAG_FLOATS;
+    // lists of this many numbers or more cross as one block of 64-bit values (embed.py's _BULK_MIN)
+    private static final int BULK_MIN = 16;
     private static final int RAISED = Protocol.TAG_RAISED, UNCONVERTIBLE = Protocol.TAG_UNCONVERTIBLE;
 
     private static final BigInteger LONG_MIN = BigInteger.valueOf(Long.MIN_VALUE);
@@ -83,6 +90,19 @@ final class Conversions {
         } else if (v instanceof byte[] bytes) {
             out.add(BYTES);
             out.add(new String(bytes, StandardCharsets.ISO_8859_1));
+        } else if (v instanceof ByteBuffer buffer) {
+            byte[] bytes = new byte[buffer.remaining()];
+            buffer.duplicate().get(bytes); // the caller's position stays
+            out.add(BYTES);
+            out.add(new String(bytes, StandardCharsets.ISO_8859_1));
+        } else if (v instanceof long[] || v instanceof int[] || v instanceof short[]) {
+            out.add(INTS);
+            out.add(packLongs(v));
+        } else if (v instanceof double[] || v instanceof float[]) {
+            out.add(FLOATS);
+            out.add(packDoubles(v));
+        } else if (v instanceof List<?> list && list.size() >= BULK_MIN && bulk(list, out)) {
+            return;
         } else if (v instanceof List<?> list) {
             enter(v, open);
             out.add(LIST);
@@ -103,8 +123,65 @@ final class Conversions {
         } else {
             throw new PythonConversionException("cannot convert " + v.getClass().getName()
                     + " to a Python value (supported: null, Boolean, Byte, Short, Integer, Long, BigInteger, Float,"
-                    + " Double, String, byte[], List, Map)");
+                    + " Double, String, byte[], ByteBuffer, long[], int[], short[], double[], float[], List, Map)");
         }
+    }
+
+    /**
+     * Appends {@code list} as one block of 64-bit values if all its elements are integral
+     * boxes (not BigInteger) or all Double/Float: GraalPy then makes the Python list from one
+     * string instead of reading a token per element. Returns whether it did.
+     */
+    private static boolean bulk(List<?> list, List<Object> out) {
+        boolean ints = true, floats = true;
+        for (Object o : list) {
+            ints &= o instanceof Long || o instanceof Integer || o instanceof Short || o instanceof Byte;
+            floats &= o instanceof Double || o instanceof Float;
+            if (!ints && !floats) {
+                return false;
+            }
+        }
+        ByteBuffer b = ByteBuffer.allocate(8 * list.size()).order(ByteOrder.nativeOrder());
+        for (Object o : list) {
+            if (ints) {
+                b.putLong(((Number) o).longValue());
+            } else {
+                b.putDouble(((Number) o).doubleValue());
+            }
+        }
+        out.add(ints ? INTS : FLOATS);
+        out.add(new String(b.array(), StandardCharsets.ISO_8859_1));
+        return true;
+    }
+
+    private static String packLongs(Object array) {
+        int n = java.lang.reflect.Array.getLength(array);
+        ByteBuffer b = ByteBuffer.allocate(8 * n).order(ByteOrder.nativeOrder());
+        if (array instanceof long[] a) {
+            b.asLongBuffer().put(a);
+        } else if (array instanceof int[] a) {
+            for (int x : a) {
+                b.putLong(x);
+            }
+        } else {
+            for (short x : (short[]) array) {
+                b.putLong(x);
+            }
+        }
+        return new String(b.array(), StandardCharsets.ISO_8859_1);
+    }
+
+    private static String packDoubles(Object array) {
+        int n = java.lang.reflect.Array.getLength(array);
+        ByteBuffer b = ByteBuffer.allocate(8 * n).order(ByteOrder.nativeOrder());
+        if (array instanceof double[] a) {
+            b.asDoubleBuffer().put(a);
+        } else {
+            for (float x : (float[]) array) {
+                b.putDouble(x);
+            }
+        }
+        return new String(b.array(), StandardCharsets.ISO_8859_1);
     }
 
     private static void enter(Object container, IdentityHashMap<Object, Boolean> open) {
@@ -168,6 +245,26 @@ final class Conversions {
                 buffer.readBuffer(0, bytes, 0, bytes.length);
                 return bytes;
             }
+            case INTS:
+            case FLOATS: {
+                Value buffer = tokens.getArrayElement(index[0]++);
+                byte[] bytes = new byte[Math.toIntExact(buffer.getBufferSize())];
+                buffer.readBuffer(0, bytes, 0, bytes.length);
+                ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
+                List<Object> list = new ArrayList<>(bytes.length / 8);
+                if (tag == INTS) {
+                    LongBuffer longs = b.asLongBuffer();
+                    while (longs.hasRemaining()) {
+                        list.add(longs.get());
+                    }
+                } else {
+                    DoubleBuffer doubles = b.asDoubleBuffer();
+                    while (doubles.hasRemaining()) {
+                        list.add(doubles.get());
+                    }
+                }
+                return list;
+            }
             case LIST: {
                 int n = tokens.getArrayElement(index[0]++).asInt();
                 List<Object> list = new ArrayList<>(n);
@@ -207,6 +304,9 @@ final class Conversions {
         if (boxed.isInstance(value)) {
             return (T) value;
         }
+        if (value instanceof List<?> list && (type == long[].class || type == double[].class)) {
+            return (T) toArray(list, type);
+        }
         if (value instanceof Long l) {
             if (boxed == Integer.class && l == l.intValue()) {
                 return (T) Integer.valueOf(l.intValue());
@@ -218,7 +318,35 @@ final class Conversions {
         throw new PythonConversionException("cannot convert the result " + describe(value) + " to " + type.getName());
     }
 
+    /** A list of Python ints as a long[], or of Python floats (and ints) as a double[]. */
+    private static Object toArray(List<?> list, Class<?> type) {
+        int n = list.size();
+        if (type == long[].class) {
+            long[] a = new long[n];
+            for (int i = 0; i < n; i++) {
+                if (!(list.get(i) instanceof Long l)) {
+                    throw new PythonConversionException("cannot convert the result's element " + i + ", "
+                            + describe(list.get(i)) + ", to long");
+                }
+                a[i] = l;
+            }
+            return a;
+        }
+        double[] a = new double[n];
+        for (int i = 0; i < n; i++) {
+            if (!(list.get(i) instanceof Double || list.get(i) instanceof Long)) {
+                throw new PythonConversionException("cannot convert the result's element " + i + ", "
+                        + describe(list.get(i)) + ", to double");
+            }
+            a[i] = ((Number) list.get(i)).doubleValue();
+        }
+        return a;
+    }
+
     private static String describe(Object value) {
+        if (value == null) {
+            return "None";
+        }
         String s = String.valueOf(value);
         if (s.length() > 60) {
             s = s.substring(0, 57) + "...";

@@ -1,6 +1,10 @@
 package dev.polypool;
 
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
 
@@ -23,11 +27,13 @@ public final class PythonFunction<R> {
     private final String name;
     private final Class<R> resultType;
     private final Duration timeout;
+    private final Map<String, Object> keywords;
 
-    private PythonFunction(String name, Class<R> resultType, Duration timeout) {
+    private PythonFunction(String name, Class<R> resultType, Duration timeout, Map<String, Object> keywords) {
         this.name = name;
         this.resultType = resultType;
         this.timeout = timeout;
+        this.keywords = keywords;
     }
 
     /**
@@ -44,7 +50,7 @@ public final class PythonFunction<R> {
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("not a Python function name of the form \"module:qualname\": " + name);
         }
-        return new PythonFunction<>(name, Object.class, null);
+        return new PythonFunction<>(name, Object.class, null, Map.of());
     }
 
     /**
@@ -60,7 +66,7 @@ public final class PythonFunction<R> {
      * @throws NullPointerException if {@code type} is null
      */
     public <T> PythonFunction<T> returning(Class<T> type) {
-        return new PythonFunction<>(name, Objects.requireNonNull(type, "type"), timeout);
+        return new PythonFunction<>(name, Objects.requireNonNull(type, "type"), timeout, keywords);
     }
 
     /**
@@ -79,7 +85,45 @@ public final class PythonFunction<R> {
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("timeout must be positive: " + timeout);
         }
-        return new PythonFunction<>(name, resultType, timeout);
+        return new PythonFunction<>(name, resultType, timeout, keywords);
+    }
+
+    /**
+     * Returns a handle on the same function whose calls also pass {@code keywords} as keyword
+     * arguments ({@code f(*args, **keywords)}), added to those this handle passes already
+     * (a name given again takes the new value), as {@code functools.partial} does. Values
+     * convert as arguments do.
+     *
+     * @param keywords the keyword arguments, by name
+     * @return the handle, with the same result type and time limit
+     * @throws NullPointerException      if {@code keywords} or a name in it is null
+     * @throws PythonConversionException if a value does not convert to a Python value
+     */
+    public PythonFunction<R> withKeywords(Map<String, ?> keywords) {
+        Objects.requireNonNull(keywords, "keywords");
+        Map<String, Object> merged = new LinkedHashMap<>(this.keywords);
+        for (Map.Entry<String, ?> e : keywords.entrySet()) {
+            if (!(e.getKey() instanceof String)) {
+                throw new NullPointerException("a keyword argument's name is null");
+            }
+            merged.put(e.getKey(), e.getValue());
+        }
+        Conversions.encodeArguments(List.of(merged)); // fails now rather than at each call
+        return new PythonFunction<>(name, resultType, timeout, Collections.unmodifiableMap(merged));
+    }
+
+    /**
+     * Returns the keyword arguments every call passes.
+     *
+     * @return the names and values set by {@link #withKeywords(Map)}; empty for none
+     */
+    public Map<String, Object> keywords() {
+        return keywords;
+    }
+
+    /** The same function, keywords and time limit, with results as converted: one task of a map's chunk. */
+    PythonFunction<Object> chunkCall() {
+        return new PythonFunction<>(name, Object.class, timeout, keywords);
     }
 
     /**
@@ -112,6 +156,7 @@ public final class PythonFunction<R> {
     @Override
     public String toString() {
         return "PythonFunction[" + name + " -> " + resultType.getSimpleName()
+                + (keywords.isEmpty() ? "" : ", keywords " + keywords.keySet())
                 + (timeout != null ? ", timeout " + timeout : "") + "]";
     }
 }

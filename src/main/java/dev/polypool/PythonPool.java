@@ -24,12 +24,19 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 
+import java.lang.management.ManagementFactory;
+
+import javax.management.JMException;
+import javax.management.MalformedObjectNameException;
+import javax.management.ObjectName;
+
 import org.graalvm.polyglot.Source;
 import org.graalvm.polyglot.Value;
 
 import dev.polypool.engine.Driver;
 import dev.polypool.engine.Outcome;
 import dev.polypool.engine.PolyglotRuntime;
+import dev.polypool.engine.PoolStats;
 import dev.polypool.engine.Protocol;
 import dev.polypool.engine.Task;
 import dev.polypool.engine.WarmContexts;
@@ -67,13 +74,18 @@ import dev.polypool.io.ConsoleSink;
  *     <td>{@code int}</td><td>{@link Long}; {@link java.math.BigInteger} outside the range of long</td></tr>
  * <tr><td>{@link Float}, {@link Double}</td><td>{@code float}</td><td>{@link Double}</td></tr>
  * <tr><td>{@link String}</td><td>{@code str}</td><td>{@link String}</td></tr>
- * <tr><td>{@code byte[]}</td><td>{@code bytes}</td><td>{@code byte[]}</td></tr>
+ * <tr><td>{@code byte[]}, {@link java.nio.ByteBuffer} (its remaining bytes)</td><td>{@code bytes}</td><td>{@code byte[]}</td></tr>
+ * <tr><td>{@code long[]}, {@code int[]}, {@code short[]}</td><td>{@code list} of {@code int}</td>
+ *     <td>{@link List} of {@link Long}; {@code long[]} when asked for</td></tr>
+ * <tr><td>{@code double[]}, {@code float[]}</td><td>{@code list} of {@code float}</td>
+ *     <td>{@link List} of {@link Double}; {@code double[]} when asked for</td></tr>
  * <tr><td>{@link List}</td><td>{@code list} (and {@code tuple} as a result)</td><td>{@link List} (an {@link ArrayList})</td></tr>
  * <tr><td>{@link Map}</td><td>{@code dict}</td><td>{@link Map} (a {@link java.util.HashMap})</td></tr>
  * </tbody>
  * </table>
- * Containers convert element by element; subclasses of the Python types (an
- * {@code IntEnum}, a named tuple) convert as their base type. Any other argument makes the
+ * Containers convert element by element, except lists of 16 or more numbers all of one
+ * kind and the primitive arrays, which cross as one block of 64-bit values; subclasses of
+ * the Python types (an {@code IntEnum}, a named tuple) convert as their base type. Any other argument makes the
  * submitting call throw a {@link PythonConversionException}; any other result fails the
  * call with one. {@link PythonFunction#returning(Class)} asks for results of a Java type.
  *
@@ -115,11 +127,16 @@ public final class PythonPool implements AutoCloseable {
     private final ScheduledThreadPoolExecutor timer;
     private final Object lifecycle = new Object();
     private volatile boolean shutdown;
+    private final PoolStats stats;
+    private final ObjectName mbean;
 
     private PythonPool(Builder b) {
         PolyglotRuntime runtime = PolyglotRuntime.get();
-        ConsoleSink out = new ConsoleSink(System.out);
-        ConsoleSink err = new ConsoleSink(System.err);
+        if (b.name != null && ManagementFactory.getPlatformMBeanServer().isRegistered(mbeanName(b.name))) {
+            throw new IllegalStateException("a PythonPool named " + b.name + " is running");
+        }
+        ConsoleSink out = TerminalLines.OUT;
+        ConsoleSink err = TerminalLines.ERR;
         List<String> argv = List.of("");
         List<String> sources = new ArrayList<>();
         b.sources.forEach((name, text) -> {
@@ -137,6 +154,56 @@ public final class PythonPool implements AutoCloseable {
         timer.setRemoveOnCancelPolicy(true);
         this.workers = new WorkerPool(runtime, new WorkerPool.Config(b.workers, b.maxTasksPerWorker, "PythonPoolWorker",
                 argv, out, err, warm, new EmbedDriver(setup)));
+        this.stats = workers.stats();
+        if (b.name != null) {
+            stats.rename(b.name);
+        }
+        this.mbean = mbeanName(stats.getName());
+        if ("1".equals(System.getenv("POLYPOOL_STATS"))) {
+            workers.printStatsAtEnd(err);
+        }
+        try {
+            ManagementFactory.getPlatformMBeanServer().registerMBean(stats, mbean);
+        } catch (JMException e) {
+            // another pool of that name started meanwhile: this one runs without an MBean
+        }
+    }
+
+    private static ObjectName mbeanName(String name) {
+        try {
+            return new ObjectName("dev.polypool:type=PythonPool,name=" + ObjectName.quote(name));
+        } catch (MalformedObjectNameException e) {
+            throw new IllegalArgumentException("not usable as a pool name: " + name, e);
+        }
+    }
+
+    /**
+     * Returns what the pool did so far: calls submitted, done, failed and lost, time queued,
+     * working, converting, per worker. The pool's MBean,
+     * {@code dev.polypool:type=PythonPool,name=<name>} in the platform MBean server, shows
+     * the same while the pool runs.
+     *
+     * @return the figures of this moment
+     */
+    public PoolStatistics stats() {
+        return new PoolStatistics(stats.getName(), stats.getWorkers(), stats.getTasksSubmitted(),
+                stats.getTasksDone(), stats.getTasksFailed(), stats.getTasksLost(), stats.getQueued(),
+                seconds(stats.getQueueWaitSeconds()), seconds(stats.getWorkingSeconds()),
+                seconds(stats.getDecodingSeconds()), seconds(stats.getEncodingSeconds()),
+                stats.getWorkerReplacements(), stats.getTasksPerWorker(), stats.summary());
+    }
+
+    private static Duration seconds(double s) {
+        return Duration.ofNanos(Math.round(s * 1e9));
+    }
+
+    /**
+     * Returns the pool's name: {@link Builder#name(String)}'s, else {@code PythonPool-N}.
+     *
+     * @return the name, also that of the pool's MBean
+     */
+    public String name() {
+        return stats.getName();
     }
 
     /**
@@ -174,9 +241,56 @@ public final class PythonPool implements AutoCloseable {
     public <R> CompletableFuture<R> submit(PythonFunction<R> function, Object... args) {
         Objects.requireNonNull(function, "function");
         Objects.requireNonNull(args, "args");
-        boolean plain = Conversions.allPlain(args);
-        Object payload = plain ? args.clone() : Conversions.encodeArguments(Arrays.asList(args));
-        return enqueue(function, plain, payload);
+        return enqueue(function, encodeCall(function, Arrays.asList(args)));
+    }
+
+    /**
+     * Submits a call of {@code function} with positional and keyword arguments,
+     * {@code function(*args, **keywords)}; returns at once. The same as
+     * {@code submit(function.withKeywords(keywords), args.toArray())}.
+     *
+     * @param <R>      the Java type of the result
+     * @param function the function; its result type, time limit and keywords apply
+     * @param args     the positional arguments
+     * @param keywords the keyword arguments, by name
+     * @return a future completing as {@link #submit(PythonFunction, Object...)}'s does
+     * @throws PythonConversionException  if an argument does not convert to a Python value
+     * @throws RejectedExecutionException if the pool was closed or shut down
+     * @throws NullPointerException       if an argument of this method, or a keyword's name, is null
+     */
+    public <R> CompletableFuture<R> submit(PythonFunction<R> function, List<?> args, Map<String, ?> keywords) {
+        Objects.requireNonNull(function, "function");
+        Objects.requireNonNull(args, "args");
+        return submit(function.withKeywords(keywords), args.toArray());
+    }
+
+    /**
+     * Returns a call of {@code function} with {@code args} as a {@link java.util.concurrent.Callable},
+     * for code that takes callables: {@code invokeAll} of {@link #asExecutorService()}, or any
+     * executor. Nothing runs until it is called or submitted; arguments that do not convert
+     * fail then.
+     *
+     * @param <R>      the Java type of the result
+     * @param function the function; its result type, time limit and keywords apply
+     * @param args     the positional arguments
+     * @return the call, which runs on this pool
+     * @throws NullPointerException if {@code function} or {@code args} is null
+     */
+    public <R> PythonCall<R> callable(PythonFunction<R> function, Object... args) {
+        return new PythonCall<>(this, function, args);
+    }
+
+    /**
+     * Returns this pool as an {@link java.util.concurrent.ExecutorService}, for code that
+     * wants one: the {@link PythonCall}s of {@link #callable} run on the workers (submitting
+     * one never blocks; {@code cancel(true)} stops its Python code), other tasks each on a
+     * virtual thread. The executor service is a view: shutting it down rejects new tasks
+     * through it and leaves the pool running; closing the pool is its owner's job.
+     *
+     * @return a new view of this pool
+     */
+    public java.util.concurrent.ExecutorService asExecutorService() {
+        return new PythonExecutorService(this);
     }
 
     /**
@@ -196,7 +310,9 @@ public final class PythonPool implements AutoCloseable {
 
     /**
      * Calls {@code function} on every item and returns the results in input order; blocks
-     * until all are done. The calls run in parallel on the workers.
+     * until all are done. The calls run in parallel on the workers, in chunks of the size
+     * {@code multiprocessing.Pool.map} chooses (the items divided by four times the workers,
+     * rounded up), or one call at a time for a function with a time limit.
      *
      * @param <R>      the Java type of the results
      * @param function the function
@@ -210,12 +326,33 @@ public final class PythonPool implements AutoCloseable {
      * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> List<R> map(PythonFunction<R> function, Iterable<?> items) throws InterruptedException {
+        return map(function, items, 0, null);
+    }
+
+    /**
+     * Like {@link #map(PythonFunction, Iterable)}, with the items sent to the workers
+     * {@code chunksize} at a time (one task per chunk, as {@code Pool.map}'s
+     * {@code chunksize}), and {@code listener} told of the progress.
+     *
+     * @param <R>       the Java type of the results
+     * @param function  the function; with a time limit, each chunk has that limit
+     * @param items     the arguments, one per call; read before this method returns
+     * @param chunksize calls per task, at least 1; 0 for the default
+     * @param listener  called with (done, total) each time calls complete, from worker
+     *                  threads, one call at a time, the last time with done equal to total;
+     *                  null for none. What it throws is ignored.
+     * @return the results, in the order of {@code items}
+     * @throws IllegalArgumentException if {@code chunksize} is negative
+     * @throws InterruptedException     if interrupted while waiting; the remaining calls are cancelled
+     */
+    public <R> List<R> map(PythonFunction<R> function, Iterable<?> items, int chunksize, ProgressListener listener)
+            throws InterruptedException {
         Objects.requireNonNull(items, "items");
         List<List<?>> calls = new ArrayList<>();
         for (Object item : items) {
             calls.add(Arrays.asList(item));
         }
-        return all(function, calls);
+        return all(function, calls, true, chunksize, listener);
     }
 
     /**
@@ -237,7 +374,29 @@ public final class PythonPool implements AutoCloseable {
         for (List<?> args : argumentLists) {
             calls.add(Objects.requireNonNull(args, "argument list"));
         }
-        return all(function, calls);
+        return all(function, calls, false, 0, null);
+    }
+
+    /**
+     * Like {@link #starmap(PythonFunction, Iterable)}, in chunks of {@code chunksize} calls,
+     * with a progress {@code listener}, as {@link #map(PythonFunction, Iterable, int, ProgressListener)}.
+     *
+     * @param <R>           the Java type of the results
+     * @param function      the function
+     * @param argumentLists the positional arguments of each call; read before this method returns
+     * @param chunksize     calls per task, at least 1; 0 for the default
+     * @param listener      told of the progress; null for none
+     * @return the results, in the order of {@code argumentLists}
+     * @throws InterruptedException if interrupted while waiting; the remaining calls are cancelled
+     */
+    public <R> List<R> starmap(PythonFunction<R> function, Iterable<? extends List<?>> argumentLists, int chunksize,
+                               ProgressListener listener) throws InterruptedException {
+        Objects.requireNonNull(argumentLists, "argumentLists");
+        List<List<?>> calls = new ArrayList<>();
+        for (List<?> args : argumentLists) {
+            calls.add(Objects.requireNonNull(args, "argument list"));
+        }
+        return all(function, calls, false, chunksize, listener);
     }
 
     /**
@@ -255,7 +414,22 @@ public final class PythonPool implements AutoCloseable {
      * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> Stream<R> imap(PythonFunction<R> function, Iterable<?> items) {
-        return stream(function, items, true);
+        return stream(function, items, true, null);
+    }
+
+    /**
+     * Like {@link #imap(PythonFunction, Iterable)}, with {@code listener} told of each
+     * completed call: (done, total), total being the size of a {@link java.util.Collection}
+     * and -1 for any other input, until the last call, after which it is told (done, done).
+     *
+     * @param <R>      the Java type of the results
+     * @param function the function
+     * @param items    the arguments, one per call, read as results are consumed
+     * @param listener called from worker threads, one call at a time; what it throws is ignored
+     * @return a sequential stream of the results; close it to cancel the calls in flight
+     */
+    public <R> Stream<R> imap(PythonFunction<R> function, Iterable<?> items, ProgressListener listener) {
+        return stream(function, items, true, Objects.requireNonNull(listener, "listener"));
     }
 
     /**
@@ -269,7 +443,7 @@ public final class PythonPool implements AutoCloseable {
      * @throws RejectedExecutionException if the pool was closed or shut down
      */
     public <R> Stream<R> imapUnordered(PythonFunction<R> function, Iterable<?> items) {
-        return stream(function, items, false);
+        return stream(function, items, false, null);
     }
 
     /**
@@ -339,12 +513,60 @@ public final class PythonPool implements AutoCloseable {
         }
         pending.clear();
         timer.shutdownNow();
+        try {
+            ManagementFactory.getPlatformMBeanServer().unregisterMBean(mbean);
+        } catch (JMException e) {
+            // released twice (close after shutdownNow), or registered under another pool
+        }
         if (warm != null) {
             warm.close();
         }
     }
 
-    private <R> CompletableFuture<R> enqueue(PythonFunction<R> function, boolean plain, Object payload) {
+    /** How one task travels: its kind ({@link Protocol}), whether its payload is plain, the payload. */
+    private record Encoded(int kind, boolean plain, Object payload) {
+    }
+
+    /** One call's task: {@code STARCALL} with plain or token arguments, {@code APPLY} with keywords. */
+    private Encoded encodeCall(PythonFunction<?> function, List<?> args) {
+        long start = System.nanoTime();
+        try {
+            if (function.keywords().isEmpty()) {
+                Object[] array = args.toArray();
+                boolean plain = Conversions.allPlain(array);
+                return new Encoded(Protocol.STARCALL, plain, plain ? array : Conversions.encodeArguments(args));
+            }
+            return new Encoded(Protocol.APPLY, false, Conversions.encodeArguments(List.of(args, function.keywords())));
+        } finally {
+            stats.encoded(System.nanoTime() - start);
+        }
+    }
+
+    /**
+     * A chunk of calls as one task: {@code MAP} with {@code [[item, ...], keywords]} for calls
+     * of one argument each ({@code map}; a list of numbers then crosses in bulk), else
+     * {@code STARMAP} with {@code [[args, ...], keywords]}.
+     */
+    private Encoded encodeChunk(PythonFunction<?> function, List<List<?>> calls, boolean single) {
+        long start = System.nanoTime();
+        try {
+            if (single) {
+                List<Object> items = new ArrayList<>(calls.size());
+                for (List<?> args : calls) {
+                    items.add(args.get(0));
+                }
+                return new Encoded(Protocol.MAP, false, Conversions.encodeArguments(List.of(items, function.keywords())));
+            }
+            return new Encoded(Protocol.STARMAP, false, Conversions.encodeArguments(List.of(calls, function.keywords())));
+        } finally {
+            stats.encoded(System.nanoTime() - start);
+        }
+    }
+
+    private <R> CompletableFuture<R> enqueue(PythonFunction<R> function, Encoded task) {
+        int kind = task.kind();
+        boolean plain = task.plain();
+        Object payload = task.payload();
         long id = ids.incrementAndGet();
         Call<R> call = new Call<>(id, function);
         pending.put(id, call);
@@ -352,7 +574,7 @@ public final class PythonPool implements AutoCloseable {
             if (shutdown) {
                 throw new RejectedExecutionException("the pool is shut down");
             }
-            workers.submit(id, 0, Protocol.STARCALL, function.name(), plain, payload);
+            workers.submit(id, 0, kind, function.name(), plain, payload);
         } catch (IllegalStateException e) {
             pending.remove(id);
             throw new RejectedExecutionException("the pool is shut down", e);
@@ -367,36 +589,93 @@ public final class PythonPool implements AutoCloseable {
         return call;
     }
 
-    private <R> CompletableFuture<R> enqueueArguments(PythonFunction<R> function, List<?> args) {
-        Object[] array = args.toArray();
-        boolean plain = Conversions.allPlain(array);
-        return enqueue(function, plain, plain ? array : Conversions.encodeArguments(args));
-    }
-
-    private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls) throws InterruptedException {
+    /** {@code single}: each call has one argument (map), which lets a chunk's items cross as one list. */
+    private <R> List<R> all(PythonFunction<R> function, List<List<?>> calls, boolean single, int chunksize,
+                            ProgressListener listener) throws InterruptedException {
         Objects.requireNonNull(function, "function");
-        // convert everything first: a bad item fails the call before anything runs
-        List<Object[]> payloads = new ArrayList<>(calls.size());
-        List<Boolean> plains = new ArrayList<>(calls.size());
-        for (List<?> args : calls) {
-            Object[] array = args.toArray();
-            boolean plain = Conversions.allPlain(array);
-            plains.add(plain);
-            payloads.add(plain ? array : Conversions.encodeArguments(args));
+        if (chunksize < 0) {
+            throw new IllegalArgumentException("chunksize must be >= 0 (0 for the default): " + chunksize);
         }
-        List<CompletableFuture<R>> futures = new ArrayList<>(calls.size());
+        int size = calls.size();
+        if (chunksize == 0) {
+            chunksize = function.timeout() != null ? 1 : defaultChunksize(size);
+        }
+        // convert everything first: a bad item fails the call before anything runs
+        List<Encoded> tasks = new ArrayList<>();
+        List<Integer> sizes = new ArrayList<>();
+        for (int i = 0; i < size; i += chunksize) {
+            List<List<?>> chunk = calls.subList(i, Math.min(size, i + chunksize));
+            tasks.add(chunksize == 1 ? encodeCall(function, chunk.get(0)) : encodeChunk(function, chunk, single));
+            sizes.add(chunk.size());
+        }
+        Progress progress = listener == null ? null : new Progress(listener, size);
+        if (progress != null && size == 0) {
+            progress.add(0);
+        }
+        List<CompletableFuture<?>> futures = new ArrayList<>(tasks.size());
         try {
-            for (int i = 0; i < payloads.size(); i++) {
-                futures.add(enqueue(function, plains.get(i), payloads.get(i)));
+            for (int i = 0; i < tasks.size(); i++) {
+                CompletableFuture<?> f = chunksize == 1 ? enqueue(function, tasks.get(i))
+                        : enqueue(function.chunkCall(), tasks.get(i));
+                futures.add(f);
+                if (progress != null) {
+                    int n = sizes.get(i);
+                    f.whenComplete((r, e) -> progress.add(n));
+                }
             }
-            List<R> results = new ArrayList<>(futures.size());
-            for (CompletableFuture<R> f : futures) {
-                results.add(await(f));
+            List<R> results = new ArrayList<>(size);
+            for (CompletableFuture<?> f : futures) {
+                Object value = await(f);
+                if (chunksize == 1) {
+                    @SuppressWarnings("unchecked")
+                    R r = (R) value;
+                    results.add(r);
+                } else {
+                    for (Object v : (List<?>) value) {
+                        results.add(Conversions.cast(v, function.resultType()));
+                    }
+                }
             }
             return results;
         } finally {
-            for (CompletableFuture<R> f : futures) {
+            for (CompletableFuture<?> f : futures) {
                 f.cancel(true);
+            }
+        }
+    }
+
+    /** {@code multiprocessing.Pool.map}'s: the items over four times the workers, rounded up. */
+    private int defaultChunksize(int items) {
+        int per = workerCount * 4;
+        return Math.max(1, items / per + (items % per == 0 ? 0 : 1));
+    }
+
+    /** Counts a call's completed items for its listener, one report at a time. */
+    private static final class Progress {
+        private final ProgressListener listener;
+        private final long total;
+        private long done;
+
+        Progress(ProgressListener listener, long total) {
+            this.listener = listener;
+            this.total = total;
+        }
+
+        synchronized void add(long n) {
+            done += n;
+            report(done, total);
+        }
+
+        /** The input ended: its total is what was done. */
+        synchronized void end() {
+            report(done, done);
+        }
+
+        private void report(long d, long t) {
+            try {
+                listener.progress(d, t);
+            } catch (RuntimeException ignored) {
+                // a listener's failure is not the call's
             }
         }
     }
@@ -417,14 +696,22 @@ public final class PythonPool implements AutoCloseable {
         }
     }
 
-    private <R> Stream<R> stream(PythonFunction<R> function, Iterable<?> items, boolean ordered) {
+    private <R> Stream<R> stream(PythonFunction<R> function, Iterable<?> items, boolean ordered,
+                                 ProgressListener listener) {
         Objects.requireNonNull(function, "function");
         Objects.requireNonNull(items, "items");
         if (shutdown) {
             throw new RejectedExecutionException("the pool is shut down");
         }
-        ResultIterator<R> it = new ResultIterator<>(items.iterator(), 2 * workerCount, ordered,
-                item -> enqueueArguments(function, Arrays.asList(item)));
+        Progress progress = listener == null ? null
+                : new Progress(listener, items instanceof java.util.Collection<?> c ? c.size() : -1);
+        ResultIterator<R> it = new ResultIterator<>(items.iterator(), 2 * workerCount, ordered, item -> {
+            CompletableFuture<R> f = enqueue(function, encodeCall(function, Arrays.asList(item)));
+            if (progress != null) {
+                f.whenComplete((r, e) -> progress.add(1));
+            }
+            return f;
+        }, progress == null ? null : progress::end);
         Spliterator<R> split = Spliterators.spliteratorUnknownSize(it, ordered ? Spliterator.ORDERED : 0);
         return StreamSupport.stream(split, false).onClose(it::cancelAll);
     }
@@ -556,8 +843,26 @@ public final class PythonPool implements AutoCloseable {
         private List<Object> initArgs = List.of();
         private int maxTasksPerWorker;
         private int warmContexts;
+        private String name;
 
         private Builder() {
+        }
+
+        /**
+         * Names the pool (default {@code PythonPool-N}): its {@link PythonPool#stats()} and
+         * its MBean, {@code dev.polypool:type=PythonPool,name=<name>}, carry it. Two running
+         * pools cannot share a name.
+         *
+         * @param name the pool's name
+         * @return this builder
+         * @throws IllegalArgumentException if {@code name} is blank
+         */
+        public Builder name(String name) {
+            if (name == null || name.isBlank()) {
+                throw new IllegalArgumentException("a pool name must not be blank");
+            }
+            this.name = name;
+            return this;
         }
 
         /**
@@ -699,7 +1004,8 @@ public final class PythonPool implements AutoCloseable {
          * for them.
          *
          * @return the pool
-         * @throws IllegalStateException if GraalPy's optimizing runtime is not available in this JVM
+         * @throws IllegalStateException if GraalPy's optimizing runtime is not available in this JVM,
+         *                               or a running pool has this pool's {@linkplain #name(String) name}
          */
         public PythonPool build() {
             return new PythonPool(this);

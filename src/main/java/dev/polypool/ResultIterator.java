@@ -24,19 +24,28 @@ final class ResultIterator<R> implements Iterator<R> {
     private final ArrayDeque<CompletableFuture<R>> inOrder = new ArrayDeque<>();
     private final LinkedBlockingQueue<CompletableFuture<R>> completed = new LinkedBlockingQueue<>();
     private final Set<CompletableFuture<R>> inFlight = ConcurrentHashMap.newKeySet();
+    private final Runnable atEnd;
     private int outstanding;
     private boolean ended;
+    private boolean endReported;
 
-    ResultIterator(Iterator<?> input, int window, boolean ordered, Function<Object, CompletableFuture<R>> submit) {
+    /** {@code atEnd}, if not null, runs once, when the last result has been returned. */
+    ResultIterator(Iterator<?> input, int window, boolean ordered, Function<Object, CompletableFuture<R>> submit,
+                   Runnable atEnd) {
         this.input = input;
         this.window = window;
         this.ordered = ordered;
         this.submit = submit;
+        this.atEnd = atEnd;
     }
 
     @Override
     public boolean hasNext() {
         fill();
+        if (outstanding == 0 && !ended && !endReported && atEnd != null) {
+            endReported = true;
+            atEnd.run();
+        }
         return outstanding > 0;
     }
 

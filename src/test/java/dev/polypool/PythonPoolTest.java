@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
 import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +34,9 @@ import java.util.stream.Collectors;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
 
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,6 +58,14 @@ class PythonPoolTest {
                 return x
             def kinds(*args):
                 return [type(a).__name__ for a in args]
+            def keywords(*args, **kwargs):
+                return [list(args), kwargs]
+            def one_or_fail(x):
+                if x < 0:
+                    raise ValueError(str(x))
+                return x
+            def element_kinds(xs):
+                return [type(xs).__name__] + sorted({type(x).__name__ for x in xs})
             def add(a, b):
                 return a + b
             def fail(message):
@@ -146,6 +158,43 @@ class PythonPoolTest {
         assertEquals(1L, get(pool.submit(fn("color"))), "an IntEnum converts as an int");
         assertEquals(List.of(1L, 2L), get(pool.submit("builtins:tuple", List.of(1, 2))));
         assertEquals(new BigInteger("1267650600228229401496703205376"), get(pool.submit("builtins:pow", 2, 100)));
+    }
+
+    @Test
+    void bigListsArraysAndBuffersConvertInBulk() throws Exception {
+        List<Long> longs = LongStream.range(-500, 500).map(i -> i * 1_000_000_007L).boxed().toList();
+        assertEquals(longs, get(pool.submit(fn("one"), longs)));
+        List<Double> doubles = LongStream.range(0, 100).mapToObj(i -> i / 3.0).toList();
+        assertEquals(doubles, get(pool.submit(fn("one"), doubles)));
+        // a Python list of Python ints or floats, whichever way it came
+        assertEquals(List.of("list", "int"),
+                get(pool.submit(fn("element_kinds"), java.util.stream.IntStream.range(0, 20).boxed().toList())));
+        assertEquals(List.of("list", "float"), get(pool.submit(fn("element_kinds"), doubles)));
+        assertEquals(List.of("list", "int"), get(pool.submit(fn("element_kinds"), new long[] {1, 2})));
+        assertEquals(List.of("list", "float"), get(pool.submit(fn("element_kinds"), new float[] {1, 2})));
+        assertEquals(List.of("list", "list", "list", "list", "list", "bytes"),
+                get(pool.submit(fn("kinds"), new long[] {1, 2}, new int[] {3}, new short[0], new double[] {0.5},
+                        new float[] {1.5f}, java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}))));
+        assertEquals(List.of(List.of(1L, Long.MAX_VALUE), List.of(-3L), List.of(0.5, 1.5)),
+                get(pool.submit(fn("echo"), new long[] {1, Long.MAX_VALUE}, new int[] {-3}, new double[] {0.5, 1.5})));
+        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(new byte[] {9, 8, 7, 6});
+        buffer.position(1);
+        assertArrayEquals(new byte[] {8, 7, 6}, (byte[]) get(pool.submit(fn("one"), buffer)));
+        assertEquals(1, buffer.position(), "the buffer's position stays");
+        // mixed or unrepresentable lists go element by element, with their own types
+        List<Object> mixed = new ArrayList<>(longs.subList(0, 20));
+        mixed.add("x");
+        assertEquals(mixed, get(pool.submit(fn("one"), mixed)));
+        List<Object> huge = new ArrayList<>(longs.subList(0, 20));
+        huge.add(BigInteger.TEN.pow(30));
+        assertEquals(huge, get(pool.submit(fn("one"), huge)));
+        // typed: a long[] or double[] result
+        assertArrayEquals(new long[] {0, 1, 2, 3}, get(pool.submit(PythonFunction.of("builtins:list")
+                .returning(long[].class), new long[] {0, 1, 2, 3})));
+        assertArrayEquals(new double[] {0.5, 2.0}, get(pool.submit(PythonFunction.of("builtins:list")
+                .returning(double[].class), List.of(0.5, 2L))), 0.0);
+        assertInstanceOf(PythonConversionException.class, failure(pool.submit(PythonFunction.of("builtins:list")
+                .returning(long[].class), List.of(1, "x"))));
     }
 
     @Test
@@ -400,11 +449,142 @@ class PythonPoolTest {
     }
 
     @Test
+    void keywordArguments() throws Exception {
+        assertEquals(List.of(List.of(1L), Map.of("sep", "-", "n", 2L)),
+                get(pool.submit(fn("keywords"), List.of(1), Map.of("sep", "-", "n", 2))));
+        PythonFunction<Object> withSep = fn("keywords").withKeywords(Map.of("sep", "-"));
+        assertEquals(Map.of("sep", "-"), withSep.keywords());
+        // a name given again takes the new value, as functools.partial
+        assertEquals(List.of(List.of(), Map.of("sep", "+")),
+                get(pool.submit(withSep, List.of(), Map.of("sep", "+"))));
+        assertEquals(List.of(List.of(), Map.of("sep", "-")), get(pool.submit(withSep)));
+        // map, chunked or not, starmap and imap pass them to every call
+        List<Object> expected = List.of(List.of(List.of(7L), Map.of("sep", "-")), List.of(List.of(8L), Map.of("sep", "-")));
+        assertEquals(expected, pool.map(withSep, List.of(7, 8), 2, null));
+        assertEquals(expected, pool.map(withSep, List.of(7, 8), 1, null));
+        assertEquals(expected, pool.starmap(withSep, List.of(List.of(7), List.of(8))));
+        assertEquals(expected, pool.imap(withSep, List.of(7, 8)).toList());
+        PythonException bad = assertInstanceOf(PythonException.class,
+                failure(pool.submit(fn("add"), List.of(1), Map.of("c", 2))));
+        assertEquals("TypeError", bad.pythonType());
+        assertThrows(PythonConversionException.class, () -> fn("one").withKeywords(Map.of("x", new Object())));
+        Map<String, Object> nullName = new java.util.HashMap<>();
+        nullName.put(null, 1);
+        assertThrows(NullPointerException.class, () -> fn("one").withKeywords(nullName));
+    }
+
+    @Test
+    void mapInChunksKeepsOrderFailuresAndReportsProgress() throws Exception {
+        PythonFunction<Long> twice = PythonFunction.of("tools:add").returning(Long.class);
+        List<Long> items = LongStream.range(0, 103).boxed().toList();
+        List<long[]> reports = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Long> doubled = pool.starmap(twice, items.stream().<List<?>>map(i -> List.of(i, i)).toList(), 10,
+                (done, total) -> reports.add(new long[] {done, total}));
+        assertEquals(items.stream().map(i -> 2 * i).toList(), doubled);
+        assertEquals(11, reports.size(), "one report per chunk");
+        for (int i = 0; i < reports.size(); i++) {
+            assertEquals(103, reports.get(i)[1]);
+            assertTrue(i == 0 || reports.get(i)[0] > reports.get(i - 1)[0], "done grows");
+        }
+        assertEquals(103, reports.get(reports.size() - 1)[0]);
+        // results typed per element; the first failure in input order, also within a chunk
+        assertEquals(List.of("0", "1", "2"), pool.map(PythonFunction.of("builtins:str").returning(String.class),
+                List.of(0, 1, 2), 2, null));
+        PythonException e = assertThrows(PythonException.class, () -> pool.map(fn("one_or_fail"),
+                List.of(0, 1, 2, -3, 4, -5), 2, null));
+        assertEquals("-3", e.pythonMessage());
+        assertInstanceOf(PythonConversionException.class, assertThrows(PythonConversionException.class,
+                () -> pool.map(PythonFunction.of("builtins:str").returning(Long.class), List.of(1, 2, 3), 3, null)));
+        assertThrows(IllegalArgumentException.class, () -> pool.map(fn("one"), List.of(1), -1, null));
+        List<long[]> none = new ArrayList<>();
+        assertEquals(List.of(), pool.map(fn("one"), List.of(), 0, (d, t) -> none.add(new long[] {d, t})));
+        assertArrayEquals(new long[] {0, 0}, none.get(0));
+    }
+
+    @Test
+    void imapReportsProgressAndItsEnd() {
+        List<long[]> reports = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Iterable<Integer> lazy = () -> List.of(1, 2, 3).iterator(); // not a Collection: no total
+        assertEquals(List.of(1L, 2L, 3L), pool.imap(fn("one"), lazy, (d, t) -> reports.add(new long[] {d, t})).toList());
+        assertArrayEquals(new long[] {3, 3}, reports.get(reports.size() - 1));
+        assertTrue(reports.subList(0, reports.size() - 1).stream().allMatch(r -> r[1] == -1));
+        reports.clear();
+        assertEquals(List.of(1L, 2L), pool.imap(fn("one"), List.of(1, 2), (d, t) -> reports.add(new long[] {d, t}))
+                .toList());
+        assertTrue(reports.stream().allMatch(r -> r[1] == 2));
+        assertEquals(2, reports.get(reports.size() - 1)[0]);
+    }
+
+    @Test
+    void asExecutorServiceRunsPythonCallsOnTheWorkers() throws Exception {
+        ExecutorService executor = pool.asExecutorService();
+        List<java.util.concurrent.Callable<Object>> calls = List.of(pool.callable(fn("add"), 1, 2),
+                pool.callable(fn("add"), "a", "b"), () -> "java");
+        List<Future<Object>> done = executor.invokeAll(calls, WAIT, TimeUnit.SECONDS);
+        assertEquals(List.of(3L, "ab", "java"), List.of(done.get(0).get(), done.get(1).get(), done.get(2).get()));
+        // a PythonCall is a Callable anywhere; its failure is the call's
+        assertEquals(5L, pool.callable(fn("add"), 2, 3).call());
+        Future<Object> failed = executor.submit(pool.callable(fn("fail"), "boom"));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> failed.get(WAIT, TimeUnit.SECONDS));
+        assertEquals("boom", ((PythonException) e.getCause()).pythonMessage());
+        assertEquals("x", executor.invokeAny(List.of(pool.callable(fn("one"), "x")), WAIT, TimeUnit.SECONDS));
+        // cancel(true) stops the Python code; the worker is replaced and the pool goes on
+        Future<Object> spinning = executor.submit(pool.callable(fn("spin")));
+        assertTrue(spinning.cancel(true));
+        assertThrows(CancellationException.class, () -> spinning.get(WAIT, TimeUnit.SECONDS));
+        assertEquals(4L, get(pool.submit(fn("add"), 2, 2)));
+        AtomicInteger ran = new AtomicInteger();
+        executor.execute(ran::incrementAndGet);
+        executor.shutdown();
+        assertTrue(executor.awaitTermination(WAIT, TimeUnit.SECONDS));
+        assertTrue(executor.isTerminated());
+        assertEquals(1, ran.get());
+        assertThrows(RejectedExecutionException.class, () -> executor.submit(pool.callable(fn("one"), 1)));
+        assertEquals(1L, get(pool.submit(fn("one"), 1)), "the pool outlives its view");
+    }
+
+    @Test
+    void statsCountCallsPerWorkerAndTheMBeanShowsThem() throws Exception {
+        ObjectName name = new ObjectName("dev.polypool:type=PythonPool,name=\"stats test\"");
+        try (PythonPool p = PythonPool.builder().name("stats test").workers(2).maxTasksPerWorker(4)
+                .source("tools", TOOLS).build()) {
+            assertEquals("stats test", p.name());
+            assertThrows(IllegalStateException.class, () -> PythonPool.builder().name("stats test").build());
+            assertEquals(List.of(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L), p.map(fn("one").returning(Long.class),
+                    List.of(1, 2, 3, 4, 5, 6, 7, 8, 9), 1, null));
+            assertInstanceOf(PythonException.class, failure(p.submit(fn("fail"), List.of("boom"))));
+            PoolStatistics s = p.stats();
+            assertEquals("stats test", s.name());
+            assertEquals(2, s.workers());
+            assertEquals(10, s.tasksSubmitted());
+            assertEquals(9, s.tasksDone());
+            assertEquals(1, s.tasksFailed());
+            assertEquals(0, s.tasksLost());
+            assertEquals(0, s.queued());
+            assertEquals(10L, s.tasksPerWorker().values().stream().mapToLong(Long::longValue).sum());
+            // 4 calls a worker: at least two workers were replaced after 10 calls
+            assertTrue(s.workerReplacements() >= 2, s.summary());
+            assertTrue(s.working().compareTo(Duration.ZERO) > 0, s.summary());
+            assertTrue(s.encoding().compareTo(Duration.ZERO) > 0, s.summary()); // the List argument
+            assertTrue(s.summary().contains("10 submitted, 9 done, 1 failed, 0 lost"), s.summary());
+
+            MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+            assertEquals(9L, server.getAttribute(name, "TasksDone"));
+            assertEquals(1L, server.getAttribute(name, "TasksFailed"));
+            assertEquals(2, server.getAttribute(name, "Workers"));
+            assertInstanceOf(javax.management.openmbean.TabularData.class, server.getAttribute(name, "TasksPerWorker"));
+            assertTrue(server.isRegistered(name));
+        }
+        assertTrue(!ManagementFactory.getPlatformMBeanServer().isRegistered(name), "unregistered once closed");
+    }
+
+    @Test
     void builderRejectsBadSettings() {
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().workers(0));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().startMethod("vfork"));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().maxTasksPerWorker(-1));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().warmContexts(-1));
+        assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().name(" "));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().sourceDirectory(Path.of("/no/such/dir")));
         assertThrows(IllegalArgumentException.class, () -> PythonPool.builder().source("bad name", ""));
         assertThrows(PythonConversionException.class,

@@ -14,6 +14,7 @@ import dev.polypool.engine.ProcessEnvironment;
 import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
 import dev.polypool.io.ConsoleSink;
+import dev.polypool.io.ProgressDisplay;
 import dev.polypool.sync.HandleTable;
 import dev.polypool.sync.Sentinel;
 
@@ -40,6 +41,7 @@ public final class MainContextBridge {
     private final Sentinel sentinel = new Sentinel();
     private final java.util.concurrent.atomic.AtomicInteger identities = new java.util.concurrent.atomic.AtomicInteger();
     private final SignalRelay signals = new SignalRelay();
+    private volatile ProgressDisplay progress;
 
     /**
      * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
@@ -111,6 +113,9 @@ public final class MainContextBridge {
                                 String template) {
         WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(processes, maxTasksPerWorker, namePrefix,
                 argv, stdout, stderr, supplyFor(template), new OutcomeQueue(setup)));
+        if ("1".equals(environment.getenv("POLYPOOL_STATS"))) {
+            pool.printStatsAtEnd(stderr);
+        }
         pools.add(pool);
         return pool;
     }
@@ -209,6 +214,39 @@ public final class MainContextBridge {
     }
 
     /**
+     * Draws progress lines for the program's map calls from now on
+     * ({@code POLYPOOL_PROGRESS=1}, {@code --progress}), if its stderr is a terminal; stdout
+     * lines written to the same terminal then erase them too. Call before the program runs.
+     */
+    public synchronized void showProgress() {
+        if (progress == null && stderr.isTerminal()) {
+            progress = new ProgressDisplay(stderr);
+            if (stdout.isTerminal()) {
+                progress.attach(stdout);
+            }
+        }
+    }
+
+    /** Whether {@link #progress} draws lines: {@link #showProgress} was called on a terminal. */
+    @HostAccess.Export
+    public boolean progressShown() {
+        return progress != null;
+    }
+
+    /**
+     * Starts a progress line for a map call of the program ({@code polypool.progress}).
+     *
+     * @param label what runs, such as {@code "map(square)"}
+     * @param total how many items, or -1 when unknown
+     * @return the line, or null when progress is not shown
+     */
+    @HostAccess.Export
+    public ProgressDisplay.Bar progress(String label, long total) {
+        ProgressDisplay p = progress;
+        return p == null ? null : p.start(label, total);
+    }
+
+    /**
      * Terminates every pool this context started and closes the warm contexts; blocks until
      * the pools' workers have exited. Then unlinks the shared memory the program's contexts
      * left linked, as CPython's resource tracker does when a program ends.
@@ -224,6 +262,10 @@ public final class MainContextBridge {
         }
         children.clear();
         warm.close();
+        ProgressDisplay p = progress;
+        if (p != null) {
+            p.close();
+        }
         synchronized (this) {
             if (templates != null) {
                 templates.close();

@@ -43,6 +43,7 @@ public final class Main {
               file   : program read from script file
               -      : program read from stdin
               -V     : print the Python version number and exit
+              --progress : progress lines on stderr for map calls (first; as POLYPOOL_PROGRESS=1)
             polypool runs multiprocessing pools on GraalPy contexts inside one JVM.""";
 
     private Main() {
@@ -167,8 +168,19 @@ public final class Main {
         }
     }
 
-    /** What to run, parsed from the command line. */
-    record Invocation(String mode, String target, List<String> argv) {
+    /**
+     * What to run, parsed from the command line.
+     *
+     * @param progress whether {@code --progress} asked for progress lines
+     */
+    record Invocation(String mode, String target, List<String> argv, boolean progress) {
+        Invocation(String mode, String target, List<String> argv) {
+            this(mode, target, argv, false);
+        }
+
+        Invocation withProgress(boolean on) {
+            return new Invocation(mode, target, argv, on);
+        }
     }
 
     /**
@@ -177,6 +189,17 @@ public final class Main {
      * @throws IllegalArgumentException with CPython's wording for a bad command line
      */
     static Invocation parse(String[] args) {
+        // polypool's own options come first; the rest is python3's command line
+        int first = 0;
+        boolean progress = false;
+        while (first < args.length && args[first].equals("--progress")) {
+            progress = true;
+            first++;
+        }
+        return parsePython(Arrays.copyOfRange(args, first, args.length)).withProgress(progress);
+    }
+
+    private static Invocation parsePython(String[] args) {
         int i = 0;
         while (i < args.length) {
             String a = args[i];
@@ -281,7 +304,10 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        Launch launch = Launch.inProcess();
+        LogSetup.configure(System.getenv("POLYPOOL_LOG"), launch.stderr().newLineStream(),
+                new PrintStream(launch.stderr().newLineStream(), true));
+        System.exit(run(args, launch));
     }
 
     /** Runs a command line in this JVM and returns the exit status; never calls {@link System#exit}. */
@@ -327,6 +353,9 @@ public final class Main {
             main.setArgv(inv.argv());
         }
         Trace.log("engine ready");
+        if (inv.progress() || "1".equals(environment.getenv("POLYPOOL_PROGRESS"))) {
+            main.bridge.showProgress();
+        }
         launch.started().accept(main);
         int status;
         try {

@@ -91,6 +91,11 @@ public final class Protocol {
     /** Token tags: a value converted between Java and Python is a tag, then what it announces. */
     public static final int TAG_NONE = 0, TAG_TRUE = 1, TAG_FALSE = 2, TAG_INT = 3, TAG_BIGINT = 4, TAG_FLOAT = 5,
             TAG_STR = 6, TAG_BYTES = 7, TAG_LIST = 8, TAG_DICT = 9;
+    /**
+     * Token tags of a list of numbers converted in bulk: the 64-bit integers or doubles in this
+     * machine's byte order follow, as one Latin-1 string from Java or one {@code bytes} from Python.
+     */
+    public static final int TAG_INTS = 10, TAG_FLOATS = 11;
     /** Token tag of a result that is an exception: type name, message, traceback follow. */
     public static final int TAG_RAISED = 20;
     /** Token tag of a result that does not convert to a Java value: the reason follows. */

@@ -21,6 +21,7 @@ final class Worker {
     private final long pid = ProcessIds.nextPid();
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
+    private final PoolStats.PerWorker stats;
     private volatile Context context;
     private volatile boolean cancelled;
     // the task being run and whether abort() targeted it; guarded by this
@@ -31,6 +32,7 @@ final class Worker {
         this.pool = pool;
         this.name = name;
         this.identity = identity;
+        this.stats = pool.stats().worker(name);
         this.thread = Thread.ofPlatform().name("polypool-" + name).daemon(true).unstarted(this::run);
     }
 
@@ -119,6 +121,7 @@ final class Worker {
                 return;
             }
             Trace.log("ready");
+            Log.ENGINE.debug(() -> "worker " + name + " started");
             int limit = config.maxTasksPerWorker();
             int done = 0;
             while (!cancelled) {
@@ -130,8 +133,12 @@ final class Worker {
                     running = current;
                 }
                 if (!pool.takeAborted(current.jobId())) {
+                    long start = System.nanoTime();
                     Value result = runner.execute(current.kind(), current.function(), current.plain(), current.payload());
-                    pool.deliver(config.driver().decode(current, result));
+                    long ran = System.nanoTime();
+                    Outcome outcome = config.driver().decode(current, result);
+                    stats.ran(ran - start, System.nanoTime() - ran);
+                    pool.deliver(outcome);
                 }
                 current = null;
                 synchronized (this) {
@@ -154,8 +161,9 @@ final class Worker {
             if (!cancelled) {
                 replace = true;
                 if (current != null) {
-                    pool.deliver(new Outcome(current.jobId(), current.index(), Protocol.LOST,
-                            "worker " + name + " " + death(e) + " while running the task"));
+                    String lost = "worker " + name + " " + death(e) + " while running the task";
+                    Log.ENGINE.warning(() -> lost);
+                    pool.deliver(new Outcome(current.jobId(), current.index(), Protocol.LOST, lost));
                 }
             }
         } finally {
@@ -163,6 +171,7 @@ final class Worker {
                 prepared.close();
             }
             Trace.log("exited");
+            Log.ENGINE.debug(() -> "worker " + name + " exited");
             exited.countDown();
             pool.workerExited(this, replace);
         }

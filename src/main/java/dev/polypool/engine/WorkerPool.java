@@ -107,6 +107,8 @@ public final class WorkerPool {
     private String brokenReason;
     private boolean endSignalled;
     private final List<HandleTable> releasedAtEnd = new ArrayList<>();
+    private final PoolStats stats;
+    private volatile ConsoleSink statsAtEnd;
 
     /**
      * Creates the pool and starts its workers in the background.
@@ -116,6 +118,8 @@ public final class WorkerPool {
     public WorkerPool(PolyglotRuntime runtime, Config config) {
         this.runtime = Objects.requireNonNull(runtime);
         this.config = Objects.requireNonNull(config);
+        this.stats = new PoolStats(config.namePrefix(), config.processes(), queuedTasks::get);
+        Log.ENGINE.info(() -> "pool " + stats.getName() + " starting " + config.processes() + " workers");
         synchronized (lock) {
             for (int i = 0; i < config.processes(); i++) {
                 startWorker();
@@ -219,6 +223,7 @@ public final class WorkerPool {
             if (state != State.RUNNING) {
                 throw new IllegalStateException("Pool not running");
             }
+            stats.submitted(batch.size());
             if (brokenReason != null) {
                 for (Task t : batch) {
                     deliver(new Outcome(jobId, t.index(), Protocol.LOST, brokenReason));
@@ -227,6 +232,7 @@ public final class WorkerPool {
             }
             queuedTasks.addAndGet(batch.size());
             tasks.addAll(batch);
+            stats.queueChanged();
         }
     }
 
@@ -242,6 +248,7 @@ public final class WorkerPool {
             tasks.removeIf(t -> t.jobId() == jobId && t != STOP);
             int removed = before - tasks.size();
             queuedTasks.addAndGet(-removed);
+            stats.queueChanged();
             return removed > 0;
         }
     }
@@ -311,6 +318,7 @@ public final class WorkerPool {
             state = State.TERMINATED;
             tasks.clear();
             queuedTasks.set(0);
+            stats.queueChanged();
             snapshot = List.copyOf(workers);
         }
         for (Worker w : snapshot) {
@@ -367,6 +375,16 @@ public final class WorkerPool {
         inherited.closeAll();
     }
 
+    /** What this pool did so far: its counters, also its MBean. */
+    public PoolStats stats() {
+        return stats;
+    }
+
+    /** Has the pool write {@link PoolStats#summary()} to {@code sink} when it ends ({@code POLYPOOL_STATS=1}). */
+    public void printStatsAtEnd(ConsoleSink sink) {
+        statsAtEnd = sink;
+    }
+
     // ---- called by workers ----
 
     Config config() {
@@ -386,6 +404,7 @@ public final class WorkerPool {
         if (queuedTasks.decrementAndGet() == 0 && state != State.RUNNING) {
             wakeStartingWorkers();
         }
+        stats.queueChanged();
         return t;
     }
 
@@ -395,6 +414,7 @@ public final class WorkerPool {
     }
 
     void deliver(Outcome outcome) {
+        stats.outcome(outcome.status());
         config.driver().deliver(outcome);
     }
 
@@ -403,6 +423,7 @@ public final class WorkerPool {
         synchronized (lock) {
             if (brokenReason == null) {
                 brokenReason = reason;
+                Log.ENGINE.warning(() -> "pool " + stats.getName() + " is broken: " + reason);
             }
             List<Task> pending = new ArrayList<>();
             tasks.drainTo(pending);
@@ -414,6 +435,7 @@ public final class WorkerPool {
                     tasks.add(STOP);
                 }
             }
+            stats.queueChanged();
         }
     }
 
@@ -424,6 +446,9 @@ public final class WorkerPool {
             boolean wanted = state == State.RUNNING || (state == State.CLOSED && queuedTasks.get() > 0);
             if (replace && wanted && brokenReason == null) {
                 startWorker();
+                stats.replaced();
+                String next = workers.get(workers.size() - 1).name();
+                Log.ENGINE.debug(() -> "pool " + stats.getName() + ": worker " + worker.name() + " replaced by " + next);
             }
             signalEndIfDone();
             lock.notifyAll();
@@ -444,6 +469,17 @@ public final class WorkerPool {
                 t.closeAll();
             }
             releasedAtEnd.clear();
+            stats.ended();
+            Log.ENGINE.info(() -> "pool " + stats.getName() + " ended: " + stats.getTasksDone() + " tasks done, "
+                    + stats.getTasksFailed() + " failed, " + stats.getTasksLost() + " lost");
+            ConsoleSink out = statsAtEnd;
+            if (out != null) {
+                try (java.io.OutputStream s = out.newLineStream()) {
+                    s.write(stats.summary().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                } catch (java.io.IOException ignored) {
+                    // stderr is gone: nobody to tell
+                }
+            }
             config.driver().ended();
         }
     }

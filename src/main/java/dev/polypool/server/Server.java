@@ -98,6 +98,7 @@ public final class Server {
             System.exit(2);
         }
         Path dir = Path.of(args[0]).toAbsolutePath();
+        dev.polypool.cli.LogSetup.configure(System.getenv("POLYPOOL_LOG"), System.out, System.out);
         Path lockFile = dir.resolve("lock");
         FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         // the lock file is this process's own: its owner is this uid
@@ -354,6 +355,7 @@ public final class Server {
             List<String> argv = List.of();
             Path cwd = null;
             Map<String, String> env = new HashMap<>();
+            byte[] tty = new byte[3];
             while (true) {
                 Frames.Frame f = Frames.read(in);
                 if (f == null) {
@@ -370,15 +372,13 @@ public final class Server {
                             }
                         }
                     }
-                    case Frames.TTY -> {
-                        // not used yet: GraalPy's isatty() is false in-process as well
-                    }
+                    case Frames.TTY -> tty = f.payload();
                     case Frames.CONTROL -> {
                         control(f.text());
                         return;
                     }
                     case Frames.GO -> {
-                        run(in, argv, new ProcessEnvironment(cwd, env));
+                        run(in, argv, new ProcessEnvironment(cwd, env), tty);
                         return;
                     }
                     default -> throw new IOException("unexpected frame " + (char) f.type());
@@ -411,7 +411,8 @@ public final class Server {
             }
         }
 
-        private void run(DataInputStream in, List<String> argv, ProcessEnvironment environment) {
+        /** @param tty whether the client's stdin, stdout and stderr are terminals (1) or not (0) */
+        private void run(DataInputStream in, List<String> argv, ProcessEnvironment environment, byte[] tty) {
             int n = runs.incrementAndGet();
             number = n;
             RemoteStdin stdin = new RemoteStdin(writer);
@@ -427,9 +428,14 @@ public final class Server {
                     spare.discard(); // making it failed (logged): its thread goes
                 }
                 if (prepared == null) {
-                    status = Main.run(args, new Main.Launch(stdin, new ConsoleSink(out), new ConsoleSink(err),
-                            environment, this::started, null));
+                    ConsoleSink stdout = new ConsoleSink(out);
+                    ConsoleSink stderr = new ConsoleSink(err);
+                    stdout.reachesTerminal(tty.length > 1 && tty[1] != 0);
+                    stderr.reachesTerminal(tty.length > 2 && tty[2] != 0);
+                    status = Main.run(args, new Main.Launch(stdin, stdout, stderr, environment, this::started, null));
                 } else {
+                    spare.stdout.reachesTerminal(tty.length > 1 && tty[1] != 0);
+                    spare.stderr.reachesTerminal(tty.length > 2 && tty[2] != 0);
                     spare.out.connect(out);
                     spare.err.connect(err);
                     spare.in.connect(stdin);

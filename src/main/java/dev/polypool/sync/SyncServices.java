@@ -127,6 +127,8 @@ public final class SyncServices {
                         ? Files.createTempDirectory(shm, "polypool-")
                         : Files.createTempDirectory("polypool-");
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(dir)));
+                dev.polypool.engine.Log.SYNC.debug(() -> "spill files (pickles over "
+                        + dev.polypool.engine.Protocol.SPILL_BYTES + " bytes) go to " + dir);
                 return dir.toString();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);

@@ -1,6 +1,8 @@
 package dev.polypool.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -43,6 +45,20 @@ class MainParseTest {
                 assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"-c"})).getMessage());
         assertEquals("Unknown option: -z",
                 assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"-z", "x.py"})).getMessage());
+    }
+
+    @Test
+    void progressFlagComesBeforePythonsCommandLine() {
+        Main.Invocation inv = Main.parse(new String[] {"--progress", "-u", "x.py", "--progress"});
+        assertTrue(inv.progress());
+        assertEquals("x.py", inv.target());
+        assertEquals(List.of("x.py", "--progress"), inv.argv());
+        assertFalse(Main.parse(new String[] {"x.py"}).progress());
+        assertTrue(Main.parse(new String[] {"--progress", "-c", "pass"}).progress());
+        // after python3's own options it is one of them, and CPython has none of that name
+        assertEquals("Unknown option: --",
+                assertThrows(IllegalArgumentException.class,
+                        () -> Main.parse(new String[] {"-u", "--progress", "x.py"})).getMessage());
     }
 
     @Test

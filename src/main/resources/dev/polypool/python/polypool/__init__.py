@@ -16,6 +16,7 @@ Pools, executors, processes (the submitting side)
 - tasks:         what both share: starting a ``WorkerPool``, sending tasks, reading outcomes.
 - childstate:    what a new worker or process gets of its parent (``child_setup``, templates).
 - process:       ``multiprocessing.Process``, each in a context of its own.
+- progress:      counts for the progress lines of map calls (``POLYPOOL_PROGRESS=1``).
 
 Workers (the receiving side)
 - worker:        start-up and task runner of Python pools' workers and of processes.

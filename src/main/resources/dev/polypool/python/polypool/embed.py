@@ -9,19 +9,23 @@ This is the entry of the Java API's workers: Java calls ``start`` here instead o
 ``polypool.worker.start``.
 """
 
+import array
 import linecache
 import sys
 import traceback
 import types
 
 from polypool import bootstrap, codec
+from polypool.protocol import APPLY, MAP, STARCALL
 from polypool.protocol import (TAG_BIGINT as BIGINT, TAG_BYTES as BYTES, TAG_DICT as DICT,
-                               TAG_FALSE as FALSE, TAG_FLOAT as FLOAT, TAG_INT as INT,
-                               TAG_LIST as LIST, TAG_NONE as NONE, TAG_RAISED as RAISED,
+                               TAG_FALSE as FALSE, TAG_FLOAT as FLOAT, TAG_FLOATS as FLOATS,
+                               TAG_INT as INT, TAG_INTS as INTS, TAG_LIST as LIST, TAG_NONE as NONE, TAG_RAISED as RAISED,
                                TAG_STR as STR, TAG_TRUE as TRUE,
                                TAG_UNCONVERTIBLE as UNCONVERTIBLE)
 
 _LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
+# lists of this many numbers or more go as one block of 64-bit values (INTS, FLOATS)
+_BULK_MIN = 16
 
 
 def _decode(tokens, i):
@@ -40,6 +44,9 @@ def _decode(tokens, i):
     if tag == BYTES:
         # a Java byte[] cannot enter Python in bulk; its Latin-1 string can
         return tokens[i + 1].encode("latin-1"), i + 2
+    if tag == INTS or tag == FLOATS:
+        # the machine's 64-bit values, as Java packed them: one string, not a token each
+        return array.array("q" if tag == INTS else "d", tokens[i + 1].encode("latin-1")).tolist(), i + 2
     if tag == LIST:
         n = tokens[i + 1]
         i += 2
@@ -92,6 +99,8 @@ def _encode(obj, out):
     elif t is bytes or isinstance(obj, bytes):
         out.append(BYTES)
         out.append(bytes(obj))
+    elif (t is list or t is tuple) and len(obj) >= _BULK_MIN and _bulk(obj, out):
+        pass
     elif t is list or t is tuple or isinstance(obj, (list, tuple)):
         out.append(LIST)
         out.append(len(obj))
@@ -107,6 +116,25 @@ def _encode(obj, out):
         raise _Unconvertible(f"cannot convert Python {t.__module__}.{t.__qualname__} to a Java value"
                              if t.__module__ != "builtins" else
                              f"cannot convert Python {t.__qualname__} to a Java value")
+
+
+def _bulk(items, out):
+    """Appends ``items`` as one INTS or FLOATS block if all are exact ints within a Java
+    long, or all exact floats; returns whether it did."""
+    first = type(items[0])
+    if first is int and all(type(x) is int for x in items):
+        try:
+            block = array.array("q", items)
+        except OverflowError:  # an int outside a long: token by token, BIGINT where needed
+            return False
+        out.append(INTS)
+    elif first is float and all(type(x) is float for x in items):
+        block = array.array("d", items)
+        out.append(FLOATS)
+    else:
+        return False
+    out.append(block.tobytes())
+    return True
 
 
 def encode_result(obj):
@@ -135,10 +163,23 @@ def encode_exception(exc):
 
 def run(kind, ref, plain, payload):
     """Call ``ref`` with the arguments in ``payload``; returns the encoded result or
-    exception. ``kind`` is always ``STARCALL`` here: ``ref(*arguments)``."""
+    exception. ``kind`` is ``STARCALL`` (``ref(*arguments)``), ``APPLY`` (the payload is
+    ``[arguments, keywords]``), ``MAP`` (``[[item, ...], keywords]``, one call per item) or
+    ``STARMAP`` (``[[arguments, ...], keywords]``): a chunk of a map returns the list of
+    results, and the first call that raises fails the chunk."""
     try:
         func = codec.resolve(ref)
-        result = func(*payload) if plain else func(*decode_args(payload))
+        if kind == STARCALL:
+            result = func(*payload) if plain else func(*decode_args(payload))
+        elif kind == APPLY:
+            args, kwargs = decode_args(payload)
+            result = func(*args, **kwargs)
+        elif kind == MAP:
+            items, kwargs = decode_args(payload)
+            result = [func(x, **kwargs) for x in items]
+        else:
+            calls, kwargs = decode_args(payload)
+            result = [func(*args, **kwargs) for args in calls]
     except BaseException as e:
         return encode_exception(e)
     return encode_result(result)

@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import multiprocessing as mp
 
-from polypool import tasks
+from polypool import progress, tasks
 
 _WORKER_PREFIX = {"fork": "ForkProcess", "spawn": "SpawnProcess", "forkserver": "ForkServerProcess"}
 _BROKEN_MESSAGE = ("A process in the process pool was terminated abruptly while the "
@@ -165,7 +165,7 @@ class ProcessPoolExecutor(_base.Executor):
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
         end_time = None if timeout is None else timeout + time.monotonic()
-        args = zip(*iterables)
+        args = progress.counted(zip(*iterables))
         if chunksize == 1:
             fs = [self._submit(tasks.STARCALL, fn, a) for a in args]
         else:
@@ -187,7 +187,7 @@ class ProcessPoolExecutor(_base.Executor):
             finally:
                 for future in fs:
                     future.cancel()
-        return result_iterator()
+        return progress.track_futures(fs, args, fn, chunksize, result_iterator())
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self._shutdown_lock:

@@ -25,7 +25,7 @@ from multiprocessing import util
 from multiprocessing.pool import (ApplyResult, IMapIterator, IMapUnorderedIterator,
                                   MapResult)
 
-from polypool import tasks
+from polypool import progress, tasks
 from polypool.tasks import APPLY, CALL, MAP, STARCALL, STARMAP
 
 INIT, RUN, CLOSE, TERMINATE = "INIT", "RUN", "CLOSE", "TERMINATE"
@@ -198,6 +198,7 @@ class Pool(mp_pool.Pool):
             chunksize = 0
         result = self._watch(MapResult(self, chunksize, len(iterable), _guarded(callback),
                                        error_callback=_guarded(error_callback)))
+        progress.track_map(result, "map" if kind == MAP else "starmap", func, len(iterable), chunksize)
         if chunksize == 0:
             return result
         if chunksize == 1:
@@ -227,6 +228,8 @@ class Pool(mp_pool.Pool):
         if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
         result = iterator_class(self)
+        progress.track_imap(result, "imap" if iterator_class is IMapIterator else "imap_unordered",
+                            func, iterable, chunksize)
         self._feed((result, func, iterable, chunksize))
         if chunksize == 1:
             return result

@@ -38,6 +38,7 @@ TAG_NONE, TAG_TRUE, TAG_FALSE, TAG_INT, TAG_BIGINT = (_java.TAG_NONE, _java.TAG_
                                                       _java.TAG_INT, _java.TAG_BIGINT)
 TAG_FLOAT, TAG_STR, TAG_BYTES, TAG_LIST, TAG_DICT = (_java.TAG_FLOAT, _java.TAG_STR, _java.TAG_BYTES,
                                                      _java.TAG_LIST, _java.TAG_DICT)
+TAG_INTS, TAG_FLOATS = _java.TAG_INTS, _java.TAG_FLOATS
 TAG_RAISED, TAG_UNCONVERTIBLE = _java.TAG_RAISED, _java.TAG_UNCONVERTIBLE
 
 del _java
