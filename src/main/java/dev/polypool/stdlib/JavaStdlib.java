@@ -62,4 +62,36 @@ public final class JavaStdlib {
         int cp = UCharacter.getCharFromName(name);
         return cp >= 0 ? cp : UCharacter.getCharFromNameAlias(name);
     }
+
+    /**
+     * {@code _sqlite3.connect}: opens a database with {@code sqlite3_open_v2}'s {@code flags};
+     * see {@link SqliteDb} (check its {@code errorCode()}).
+     */
+    @HostAccess.Export
+    public SqliteDb sqliteOpen(String file, int flags, int busyTimeoutMillis) {
+        return SqliteDb.open(file, flags, busyTimeoutMillis);
+    }
+
+    /** {@code sqlite3.complete_statement}. */
+    @HostAccess.Export
+    public boolean sqliteComplete(String sql) {
+        return SqlText.complete(sql);
+    }
+
+    /** The SQLite library's version, {@code 3.x.y}. */
+    @HostAccess.Export
+    public String sqliteVersion() throws java.sql.SQLException {
+        SqliteDb d = SqliteDb.open(":memory:", 6, 0);
+        try {
+            return d.libVersion();
+        } finally {
+            d.close();
+        }
+    }
+
+    /** SQLite's result codes and their names, flat: code, name, code, name... */
+    @HostAccess.Export
+    public Object[] sqliteErrorNames() {
+        return SqliteDb.errorNames();
+    }
 }

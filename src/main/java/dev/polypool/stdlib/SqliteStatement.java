@@ -1,0 +1,368 @@
+package dev.polypool.stdlib;
+
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+
+import org.graalvm.polyglot.HostAccess;
+import org.graalvm.polyglot.Value;
+import org.sqlite.core.Codes;
+import org.sqlite.core.DB;
+import org.sqlite.core.StatementAccess;
+
+/**
+ * A prepared SQLite statement of a {@link SqliteDb}. A whole row of parameters crosses from
+ * Python in one call ({@link #execute}, or many rows with {@link #executeMany}) and result
+ * rows cross back in batches ({@link #fetch}), each an {@code Object[]} of Long, Double,
+ * String, byte[] or null by the value's SQLite type, as CPython's {@code _sqlite3} converts
+ * them. Methods return SQLite result codes; errors are left in the connection.
+ */
+public final class SqliteStatement {
+    private final SqliteDb owner;
+    private long ptr;
+    final SqlText.Statement text;
+    private final String sql;
+    private final int columns;
+    private boolean hasRow;
+    private long changes;
+
+    SqliteStatement(SqliteDb owner, long ptr, SqlText.Statement text, String sql) {
+        this.owner = owner;
+        this.ptr = ptr;
+        this.text = text;
+        this.sql = sql;
+        int n = 0;
+        if (ptr != 0) {
+            try {
+                n = owner.db().column_count(ptr);
+            } catch (SQLException e) {
+                n = 0;
+            }
+        }
+        this.columns = n;
+    }
+
+    /** Whether the text holds nothing but blanks and comments. */
+    @HostAccess.Export
+    public boolean isEmpty() {
+        return ptr == 0;
+    }
+
+    /** Whether anything but blanks and comments follows the statement. */
+    @HostAccess.Export
+    public boolean hasTail() {
+        return text.end < sql.length() && SqlText.scan(sql, text.end).start >= 0;
+    }
+
+    /** {@link SqlText}'s kind: DML 1, query 2, BEGIN 3..., other 0. */
+    @HostAccess.Export
+    public int kind() {
+        return text.kind;
+    }
+
+    @HostAccess.Export
+    public int parameterCount() {
+        return text.parameters.size();
+    }
+
+    /** The name of parameter {@code index} (1-based) with its prefix, or null for {@code ?}. */
+    @HostAccess.Export
+    public String parameterName(int index) {
+        return text.parameters.get(index - 1);
+    }
+
+    @HostAccess.Export
+    public int columnCount() {
+        return columns;
+    }
+
+    @HostAccess.Export
+    public String[] columnNames() throws SQLException {
+        String[] names = new String[columns];
+        for (int i = 0; i < columns; i++) {
+            names[i] = owner.db().column_name(ptr, i);
+        }
+        return names;
+    }
+
+    @HostAccess.Export
+    public String[] declaredTypes() throws SQLException {
+        String[] types = new String[columns];
+        for (int i = 0; i < columns; i++) {
+            types[i] = owner.db().column_decltype(ptr, i);
+        }
+        return types;
+    }
+
+    /** Whether a row is ready for {@link #fetch}. */
+    @HostAccess.Export
+    public boolean hasRow() {
+        return hasRow;
+    }
+
+    /** Rows changed by the last execution (DML), summed over {@link #executeMany}'s rows. */
+    @HostAccess.Export
+    public long changes() {
+        return changes;
+    }
+
+    @HostAccess.Export
+    public long lastInsertRowid() {
+        return owner.lastInsertRowid();
+    }
+
+    /**
+     * Binds {@code params} (a sequence of int, float, str, bytes-like or None) and steps once:
+     * returns SQLITE_ROW (a row is ready), SQLITE_DONE or an error code.
+     */
+    @HostAccess.Export
+    public int execute(Value params) {
+        if (ptr == 0) {
+            return Codes.SQLITE_DONE;
+        }
+        DB db = owner.db();
+        try {
+            db.reset(ptr);
+            hasRow = false;
+            changes = 0;
+            int rc = bind(db, params);
+            if (rc != Codes.SQLITE_OK) {
+                return rc;
+            }
+            rc = step(db);
+            if (rc == Codes.SQLITE_DONE || rc == Codes.SQLITE_ROW) {
+                owner.readLastInsertRowid();
+            }
+            return rc;
+        } catch (SQLException e) {
+            return owner.fail(e);
+        }
+    }
+
+    /**
+     * Executes once per row of {@code rows} (a sequence of parameter sequences): returns
+     * SQLITE_DONE, or the error code of the first row that failed (the rows before it ran).
+     */
+    @HostAccess.Export
+    public int executeMany(Value rows) {
+        if (ptr == 0) {
+            return Codes.SQLITE_DONE;
+        }
+        DB db = owner.db();
+        long total = 0;
+        try {
+            long n = rows.getArraySize();
+            for (long r = 0; r < n; r++) {
+                db.reset(ptr);
+                hasRow = false;
+                int rc = bind(db, rows.getArrayElement(r));
+                if (rc != Codes.SQLITE_OK) {
+                    changes = total;
+                    return rc;
+                }
+                rc = step(db);
+                if (rc == Codes.SQLITE_ROW) {
+                    rc = Codes.SQLITE_DONE;
+                    db.reset(ptr);
+                    hasRow = false;
+                }
+                if (rc != Codes.SQLITE_DONE) {
+                    changes = total;
+                    return rc;
+                }
+                total += changes;
+            }
+            changes = total;
+            return Codes.SQLITE_DONE;
+        } catch (SQLException e) {
+            changes = total;
+            return owner.fail(e);
+        }
+    }
+
+    private int bind(DB db, Value params) throws SQLException {
+        db.clear_bindings(ptr);
+        long n = params.getArraySize();
+        for (int i = 0; i < n; i++) {
+            Object v = plain(params.getArrayElement(i));
+            int pos = i + 1;
+            int rc;
+            if (v == null) {
+                rc = StatementAccess.bindNull(db, ptr, pos);
+            } else if (v instanceof Long l) {
+                rc = StatementAccess.bindLong(db, ptr, pos, l);
+            } else if (v instanceof Double d) {
+                rc = StatementAccess.bindDouble(db, ptr, pos, d);
+            } else if (v instanceof String s) {
+                rc = StatementAccess.bindText(db, ptr, pos, s);
+            } else {
+                rc = StatementAccess.bindBlob(db, ptr, pos, (byte[]) v);
+            }
+            if (rc != Codes.SQLITE_OK) {
+                return owner.fail(rc);
+            }
+        }
+        return Codes.SQLITE_OK;
+    }
+
+    /**
+     * A Python int, float, str, bytes-like or None as Long, Double, String, byte[] or null
+     * (the Python module hands over nothing else).
+     */
+    static Object plain(Value v) {
+        if (v.isNull()) {
+            return null;
+        }
+        if (v.isString()) {
+            return v.asString();
+        }
+        if (v.isNumber()) {
+            // a float that holds an integer also fits in a long: ask for the boxed type
+            Object o = v.as(Object.class);
+            return o instanceof Double || o instanceof Float ? (Object) v.asDouble() : (Object) v.asLong();
+        }
+        if (v.isBoolean()) {
+            return v.asBoolean() ? 1L : 0L;
+        }
+        byte[] bytes = new byte[(int) v.getBufferSize()];
+        v.readBuffer(0, bytes, 0, bytes.length);
+        return bytes;
+    }
+
+    private int step(DB db) throws SQLException {
+        int rc = db.step(ptr);
+        if (rc == Codes.SQLITE_ROW) {
+            hasRow = true;
+            return rc;
+        }
+        hasRow = false;
+        if (rc == Codes.SQLITE_DONE) {
+            changes = text.kind == SqlText.DML ? db.changes() : 0;
+            owner.ran(text);
+            db.reset(ptr);
+            return rc;
+        }
+        owner.fail(rc);
+        db.reset(ptr);
+        return rc;
+    }
+
+    /** Steps to the end, discarding rows; SQLITE_DONE or an error code. */
+    int stepAll() {
+        if (ptr == 0) {
+            return Codes.SQLITE_DONE;
+        }
+        DB db = owner.db();
+        try {
+            int rc;
+            do {
+                rc = step(db);
+            } while (rc == Codes.SQLITE_ROW);
+            return rc;
+        } catch (SQLException e) {
+            return owner.fail(e);
+        }
+    }
+
+    /**
+     * Up to {@code max} rows, from the ready one on; after the last, {@link #hasRow()} is false.
+     * {@code raw} has a character per column: {@code '1'} gives the column's non-null values
+     * as bytes (for converters); {@code textAsBytes} gives TEXT values as bytes (for a
+     * text_factory; each row then ends with a string of the columns' SQLite types, '1' to
+     * '5'). BLOBs come as {@link SqliteBytes}. If stepping fails, the rows read so far are returned and the error is in
+     * the connection with {@link #failed()} true.
+     */
+    @HostAccess.Export
+    public Object[] fetch(int max, String raw, boolean textAsBytes) {
+        DB db = owner.db();
+        Object[][] rows = new Object[Math.max(0, max)][];
+        int count = 0;
+        failed = false;
+        try {
+            while (hasRow && count < max) {
+                Object[] row = new Object[columns];
+                StringBuilder types = textAsBytes ? new StringBuilder("5".repeat(columns)) : null;
+                for (int c = 0; c < columns; c++) {
+                    int type = db.column_type(ptr, c);
+                    if (type == Codes.SQLITE_NULL) {
+                        continue;
+                    }
+                    if (raw != null && raw.charAt(c) == '1') {
+                        row[c] = new SqliteBytes(db.column_blob(ptr, c));
+                        continue;
+                    }
+                    row[c] = switch (type) {
+                        case Codes.SQLITE_INTEGER -> db.column_long(ptr, c);
+                        case Codes.SQLITE_FLOAT -> db.column_double(ptr, c);
+                        case Codes.SQLITE_TEXT -> textAsBytes ? new SqliteBytes(db.column_blob(ptr, c)) : text(db, c);
+                        default -> new SqliteBytes(db.column_blob(ptr, c));
+                    };
+                    if (textAsBytes) {
+                        types.setCharAt(c, (char) ('0' + type));
+                    }
+                }
+                if (textAsBytes) {
+                    // the module tells TEXT from BLOB by this last element
+                    Object[] tagged = java.util.Arrays.copyOf(row, columns + 1);
+                    tagged[columns] = types.toString();
+                    row = tagged;
+                }
+                rows[count++] = row;
+                int rc = step(db);
+                if (rc != Codes.SQLITE_ROW && rc != Codes.SQLITE_DONE) {
+                    failed = true;
+                    break;
+                }
+            }
+        } catch (SQLException e) {
+            owner.fail(e);
+            failed = true;
+        }
+        if (count == rows.length) {
+            return rows;
+        }
+        Object[] out = new Object[count];
+        System.arraycopy(rows, 0, out, 0, count);
+        return out;
+    }
+
+    private boolean failed;
+
+    @HostAccess.Export
+    public boolean failed() {
+        return failed;
+    }
+
+    private String text(DB db, int c) throws SQLException {
+        // sqlite-jdbc decodes strictly; SQLite text may hold bytes that are not UTF-8
+        byte[] b = db.column_blob(ptr, c);
+        return b == null ? "" : new String(b, StandardCharsets.UTF_8);
+    }
+
+    /** Resets the statement, dropping its pending rows. */
+    @HostAccess.Export
+    public void reset() {
+        if (ptr != 0 && owner.db() != null) {
+            try {
+                owner.db().reset(ptr);
+            } catch (SQLException e) {
+                // a reset reports the last step's error, which was reported then
+            }
+        }
+        hasRow = false;
+    }
+
+    /** Finalizes the statement; later calls do nothing. */
+    @HostAccess.Export
+    public void close() {
+        if (ptr != 0 && owner.db() != null) {
+            try {
+                StatementAccess.finalize(owner.db(), ptr);
+            } catch (SQLException e) {
+                // finalize reports the last step's error, which was reported then
+            }
+        }
+        ptr = 0;
+        hasRow = false;
+        owner.forget(this);
+    }
+}
