@@ -10,11 +10,11 @@ import org.sqlite.core.DB;
 import org.sqlite.core.StatementAccess;
 
 /**
- * A prepared SQLite statement of a {@link SqliteDb}. A whole row of parameters crosses from
- * Python in one call ({@link #execute}, or many rows with {@link #executeMany}) and result
- * rows cross back in batches ({@link #fetch}), each an {@code Object[]} of Long, Double,
- * String, byte[] or null by the value's SQLite type, as CPython's {@code _sqlite3} converts
- * them. Methods return SQLite result codes; errors are left in the connection.
+ * A prepared SQLite statement of a {@link SqliteDb}. A row of parameters crosses from Python
+ * as one sequence ({@link #execute}; {@link #executeMany} takes a list of rows), converted
+ * at once; result rows cross back as one string per batch ({@link #fetch}, in {@link Cells}'
+ * format), which Python splits faster than it reads a Java array element by element.
+ * Methods return SQLite result codes; errors are left in the connection.
  */
 public final class SqliteStatement {
     private final SqliteDb owner;
@@ -111,8 +111,8 @@ public final class SqliteStatement {
     }
 
     /**
-     * Binds {@code params} (a sequence of int, float, str, bytes-like or None) and steps once:
-     * returns SQLITE_ROW (a row is ready), SQLITE_DONE or an error code.
+     * Binds one row of parameters (a Python sequence of int, float, str, bytes or None) and
+     * steps once: returns SQLITE_ROW (a row is ready), SQLITE_DONE or an error code.
      */
     @HostAccess.Export
     public int execute(Value params) {
@@ -139,7 +139,7 @@ public final class SqliteStatement {
     }
 
     /**
-     * Executes once per row of {@code rows} (a sequence of parameter sequences): returns
+     * Executes once per parameter row of {@code rows} (a Python list of them): returns
      * SQLITE_DONE, or the error code of the first row that failed (the rows before it ran).
      */
     @HostAccess.Export
@@ -181,21 +181,27 @@ public final class SqliteStatement {
 
     private int bind(DB db, Value params) throws SQLException {
         db.clear_bindings(ptr);
-        long n = params.getArraySize();
-        for (int i = 0; i < n; i++) {
-            Object v = plain(params.getArrayElement(i));
+        // one conversion of the whole row: far fewer polyglot calls than one per element
+        Object[] values = params.as(Object[].class);
+        for (int i = 0; i < values.length; i++) {
+            Object v = values[i];
             int pos = i + 1;
             int rc;
             if (v == null) {
                 rc = StatementAccess.bindNull(db, ptr, pos);
-            } else if (v instanceof Long l) {
-                rc = StatementAccess.bindLong(db, ptr, pos, l);
-            } else if (v instanceof Double d) {
-                rc = StatementAccess.bindDouble(db, ptr, pos, d);
             } else if (v instanceof String s) {
                 rc = StatementAccess.bindText(db, ptr, pos, s);
+            } else if (v instanceof Double || v instanceof Float) {
+                rc = StatementAccess.bindDouble(db, ptr, pos, ((Number) v).doubleValue());
+            } else if (v instanceof Number n) {
+                rc = StatementAccess.bindLong(db, ptr, pos, n.longValue());
+            } else if (v instanceof Boolean b) {
+                rc = StatementAccess.bindLong(db, ptr, pos, b ? 1 : 0);
             } else {
-                rc = StatementAccess.bindBlob(db, ptr, pos, (byte[]) v);
+                Value blob = params.getArrayElement(i);
+                byte[] bytes = new byte[(int) blob.getBufferSize()];
+                blob.readBuffer(0, bytes, 0, bytes.length);
+                rc = StatementAccess.bindBlob(db, ptr, pos, bytes);
             }
             if (rc != Codes.SQLITE_OK) {
                 return owner.fail(rc);
@@ -206,7 +212,7 @@ public final class SqliteStatement {
 
     /**
      * A Python int, float, str, bytes-like or None as Long, Double, String, byte[] or null
-     * (the Python module hands over nothing else).
+     * (a user function's result; the Python module hands over nothing else).
      */
     static Object plain(Value v) {
         if (v.isNull()) {
@@ -264,49 +270,42 @@ public final class SqliteStatement {
     }
 
     /**
-     * Up to {@code max} rows, from the ready one on; after the last, {@link #hasRow()} is false.
-     * {@code raw} has a character per column: {@code '1'} gives the column's non-null values
-     * as bytes (for converters); {@code textAsBytes} gives TEXT values as bytes (for a
-     * text_factory; each row then ends with a string of the columns' SQLite types, '1' to
-     * '5'). BLOBs come as {@link SqliteBytes}. If stepping fails, the rows read so far are returned and the error is in
-     * the connection with {@link #failed()} true.
+     * Up to {@code max} rows from the ready one on, in {@link Cells}' format; after the last,
+     * {@link #hasRow()} is false. {@code raw} has a character per column: {@code '1'} gives
+     * the column's non-null values as bytes (for converters); {@code textAsBytes} gives TEXT
+     * values as UTF-8 bytes marked as text (for a text_factory). If stepping fails, the rows
+     * read so far are returned, the error is in the connection and {@link #failed()} is true.
      */
     @HostAccess.Export
-    public Object[] fetch(int max, String raw, boolean textAsBytes) {
+    public String fetch(int max, String raw, boolean textAsBytes) {
         DB db = owner.db();
-        Object[][] rows = new Object[Math.max(0, max)][];
+        Cells.Writer out = new Cells.Writer();
         int count = 0;
         failed = false;
         try {
             while (hasRow && count < max) {
-                Object[] row = new Object[columns];
-                StringBuilder types = textAsBytes ? new StringBuilder("5".repeat(columns)) : null;
                 for (int c = 0; c < columns; c++) {
                     int type = db.column_type(ptr, c);
                     if (type == Codes.SQLITE_NULL) {
-                        continue;
-                    }
-                    if (raw != null && raw.charAt(c) == '1') {
-                        row[c] = new SqliteBytes(db.column_blob(ptr, c));
-                        continue;
-                    }
-                    row[c] = switch (type) {
-                        case Codes.SQLITE_INTEGER -> db.column_long(ptr, c);
-                        case Codes.SQLITE_FLOAT -> db.column_double(ptr, c);
-                        case Codes.SQLITE_TEXT -> textAsBytes ? new SqliteBytes(db.column_blob(ptr, c)) : text(db, c);
-                        default -> new SqliteBytes(db.column_blob(ptr, c));
-                    };
-                    if (textAsBytes) {
-                        types.setCharAt(c, (char) ('0' + type));
+                        out.nul();
+                    } else if (raw != null && raw.charAt(c) == '1') {
+                        out.bytes(Cells.BLOB, db.column_blob(ptr, c));
+                    } else {
+                        switch (type) {
+                            case Codes.SQLITE_INTEGER -> out.integer(db.column_long(ptr, c));
+                            case Codes.SQLITE_FLOAT -> out.real(db.column_double(ptr, c));
+                            case Codes.SQLITE_TEXT -> {
+                                if (textAsBytes) {
+                                    out.bytes(Cells.TEXT_BYTES, db.column_blob(ptr, c));
+                                } else {
+                                    out.text(text(db, c));
+                                }
+                            }
+                            default -> out.bytes(Cells.BLOB, db.column_blob(ptr, c));
+                        }
                     }
                 }
-                if (textAsBytes) {
-                    // the module tells TEXT from BLOB by this last element
-                    Object[] tagged = java.util.Arrays.copyOf(row, columns + 1);
-                    tagged[columns] = types.toString();
-                    row = tagged;
-                }
-                rows[count++] = row;
+                count++;
                 int rc = step(db);
                 if (rc != Codes.SQLITE_ROW && rc != Codes.SQLITE_DONE) {
                     failed = true;
@@ -317,12 +316,7 @@ public final class SqliteStatement {
             owner.fail(e);
             failed = true;
         }
-        if (count == rows.length) {
-            return rows;
-        }
-        Object[] out = new Object[count];
-        System.arraycopy(rows, 0, out, 0, count);
-        return out;
+        return out.toString();
     }
 
     private boolean failed;
@@ -333,7 +327,6 @@ public final class SqliteStatement {
     }
 
     private String text(DB db, int c) throws SQLException {
-        // sqlite-jdbc decodes strictly; SQLite text may hold bytes that are not UTF-8
         byte[] b = db.column_blob(ptr, c);
         return b == null ? "" : new String(b, StandardCharsets.UTF_8);
     }

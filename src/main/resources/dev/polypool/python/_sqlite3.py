@@ -305,6 +305,43 @@ def _to_result(value):
         raise _CallbackError("user-defined function raised exception") from None
 
 
+def _decode(s, ncols, text_factory=None):
+    """The rows of ``s``, in dev.polypool.stdlib.Cells' format, as tuples."""
+    rows = []
+    row = []
+    i = 0
+    n = len(s)
+    find = s.find
+    while i < n:
+        t = s[i]
+        if t == "N":
+            row.append(None)
+            i += 1
+        elif t == "I":
+            j = find(";", i)
+            row.append(int(s[i + 1:j]))
+            i = j + 1
+        elif t == "S":
+            j = find(":", i)
+            e = j + 1 + int(s[i + 1:j])
+            row.append(s[j + 1:e])
+            i = e
+        elif t == "F":
+            j = find(";", i)
+            row.append(float(s[i + 1:j]))
+            i = j + 1
+        else:
+            j = find(":", i)
+            e = j + 1 + int(s[i + 1:j])
+            v = s[j + 1:e].encode("latin-1")
+            row.append(text_factory(v) if t == "T" else v)
+            i = e
+        if len(row) == ncols:
+            rows.append(tuple(row))
+            row = []
+    return rows
+
+
 class _CallbackError(Exception):
     """Raised to the Java side with SQLite's message as the only argument."""
 
@@ -810,6 +847,9 @@ class Cursor:
             raise TypeError(f"argument 1 must be sqlite3.Connection, not {type(connection).__name__}")
         self._connection = connection
         self._stmt = None
+        self._ahead = []   # rows read ahead by iteration: a batch crosses from Java at once
+        self._ahead_at = 0
+        self._read = 0
         self._closed = False
         self._locked = False
         self._converters = None
@@ -838,6 +878,9 @@ class Cursor:
         return conn
 
     def _release(self):
+        self._ahead = []
+        self._ahead_at = 0
+        self._read = 0
         if self._stmt is not None:
             self._stmt.java.reset()
             self._stmt.in_use = False
@@ -886,19 +929,22 @@ class Cursor:
             else:
                 total = 0
                 batch = []
+                count = 0
                 ran = False
                 try:
                     for p in rows:
                         batch.append(st.bind(p))
+                        count += 1
                         ran = True
                         if trace is not None:
                             conn._call_trace(sql)
-                        if len(batch) == 512 or trace is not None:
-                            total += self._run_batch(st, db, batch)
+                        if count == 1024 or trace is not None:
+                            total += self._run_batch(st, db, batch, count)
                             batch = []
+                            count = 0
                 finally:
-                    if batch:
-                        total += self._run_batch(st, db, batch)
+                    if count:
+                        total += self._run_batch(st, db, batch, count)
                 if ran:
                     self._describe(st)
                 self._rowcount = total if st.kind == _DML else -1
@@ -909,7 +955,7 @@ class Cursor:
             self._locked = False
         return self
 
-    def _run_batch(self, st, db, batch):
+    def _run_batch(self, st, db, batch, count):
         rc = st.java.executeMany(batch)
         if rc != _DONE:
             _raise_error(db, rc)
@@ -969,21 +1015,10 @@ class Cursor:
         conn = self._connection
         text_factory = conn.text_factory
         as_bytes = text_factory is not str
-        rows = st.java.fetch(n, self._raw, as_bytes)
+        out = _decode(st.java.fetch(n, self._raw, as_bytes), st.ncols, text_factory if as_bytes else None)
         convs = self._converters
-        out = []
-        for r in rows:
-            if as_bytes:
-                row = self._row_with_text_factory(r, text_factory)
-            else:
-                row = tuple(r)
-                for v in row:
-                    if not (v is None or type(v) in _RESULT_TYPES):
-                        row = tuple([_from_java(x) for x in row])
-                        break
-            if convs is not None:
-                row = tuple([v if c is None or v is None else c(v) for v, c in zip(row, convs)])
-            out.append(row)
+        if convs is not None:
+            out = [tuple([v if c is None or v is None else c(v) for v, c in zip(row, convs)]) for row in out]
         if st.java.failed():
             self._release()
             _raise_error(conn._db)
@@ -995,47 +1030,58 @@ class Cursor:
             out = [factory(self, row) for row in out]
         return out
 
-    def _row_with_text_factory(self, r, text_factory):
-        types = str(r[len(r) - 1])
-        out = []
-        for i in range(len(r) - 1):
-            v = r[i]
-            if v is not None and type(v) not in _RESULT_TYPES:
-                v = _from_java(v)
-                if types[i] == "3" and (self._raw is None or self._raw[i] != "1"):
-                    v = text_factory(v)
-            out.append(v)
-        return tuple(out)
-
     def __iter__(self):
         return self
 
+    def _next_row(self):
+        ahead = self._ahead
+        if self._ahead_at < len(ahead):
+            row = ahead[self._ahead_at]
+            self._ahead_at += 1
+            return row
+        if self._stmt is None:
+            return _missing
+        # read ahead as far as rows were read already, so a short query steps as CPython's does
+        n = min(max(self._read, 1), 256)
+        rows = self._fetch(n)
+        self._read += len(rows)
+        if not rows:
+            return _missing
+        self._ahead = rows
+        self._ahead_at = 1
+        return rows[0]
+
+    def _take(self, n):
+        """Up to n rows (all if n is None): those read ahead first."""
+        out = self._ahead[self._ahead_at:self._ahead_at + n] if n is not None else self._ahead[self._ahead_at:]
+        self._ahead_at += len(out)
+        while self._stmt is not None and (n is None or len(out) < n):
+            rows = self._fetch(1024 if n is None else min(n - len(out), 1024))
+            self._read += len(rows)
+            out.extend(rows)
+        return out
+
     def __next__(self):
         self._check()
-        rows = self._fetch(1)
-        if not rows:
+        row = self._next_row()
+        if row is _missing:
             raise StopIteration
-        return rows[0]
+        return row
 
     def fetchone(self):
         self._check()
-        rows = self._fetch(1)
-        return rows[0] if rows else None
+        row = self._next_row()
+        return None if row is _missing else row
 
     def fetchmany(self, size=None):
         self._check()
         if size is None:
             size = self.arraysize
-        if size < 0:
-            size = 0
-        return self._fetch(size) if size else []
+        return self._take(size) if size > 0 else []
 
     def fetchall(self):
         self._check()
-        out = []
-        while self._stmt is not None:
-            out.extend(self._fetch(1024))
-        return out
+        return self._take(None)
 
     def close(self):
         conn = getattr(self, "_connection", None)
