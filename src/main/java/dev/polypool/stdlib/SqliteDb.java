@@ -35,35 +35,40 @@ import org.sqlite.jdbc4.JDBC4Connection;
  * message in {@link #errorCode()} and {@link #errorMessage()}. A connection is used by one
  * thread at a time, as CPython's {@code check_same_thread} arranges.
  */
-public final class SqliteDb implements SQLiteCommitListener {
+public final class SqliteDb {
     private final String file;
+    private final Set<SqliteDb> registry;
+    private final Transaction transaction = new Transaction();
     private SQLiteConnection conn;
     private DB db;
-    private boolean inTransaction;
-    private String savepointRoot;
     private int errorCode;
     private String errorMessage;
     private long lastInsertRowid;
     private long lastRowidQuery;
     private final Set<SqliteStatement> statements = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    private SqliteDb(String file) {
+    private SqliteDb(String file, Set<SqliteDb> registry) {
         this.file = file;
+        this.registry = registry;
     }
 
     /**
-     * Opens {@code file} with {@code sqlite3_open_v2}'s {@code flags}; on failure the result's
-     * {@link #errorCode()} is set and it is closed.
+     * Opens {@code file} with {@code sqlite3_open_v2}'s {@code flags}, kept in {@code registry}
+     * (if not null) until closed; on failure the result's {@link #errorCode()} is set and it is
+     * closed.
      */
-    static SqliteDb open(String file, int flags, int busyTimeoutMillis) {
-        SqliteDb d = new SqliteDb(file);
+    static SqliteDb open(String file, int flags, int busyTimeoutMillis, Set<SqliteDb> registry) {
+        SqliteDb d = new SqliteDb(file, registry);
         Properties props = new Properties();
         props.setProperty("open_mode", Integer.toString(flags));
         try {
             d.conn = new JDBC4Connection("jdbc:sqlite:" + file, file, props);
             d.db = d.conn.getDatabase();
             d.db.busy_timeout(busyTimeoutMillis);
-            d.conn.addCommitListener(d);
+            d.conn.addCommitListener(d.transaction);
+            if (registry != null) {
+                registry.add(d);
+            }
         } catch (SQLException e) {
             d.fail(e);
             d.conn = null;
@@ -147,22 +152,23 @@ public final class SqliteDb implements SQLiteCommitListener {
 
     /** Updates the transaction state after {@code text} ran. */
     void ran(SqlText.Statement text) {
+        Transaction t = transaction;
         switch (text.kind) {
-            case SqlText.BEGIN -> inTransaction = true;
+            case SqlText.BEGIN -> t.active = true;
             case SqlText.COMMIT, SqlText.ROLLBACK -> {
-                inTransaction = false;
-                savepointRoot = null;
+                t.active = false;
+                t.savepointRoot = null;
             }
             case SqlText.SAVEPOINT -> {
-                if (!inTransaction) {
-                    inTransaction = true;
-                    savepointRoot = text.name;
+                if (!t.active) {
+                    t.active = true;
+                    t.savepointRoot = text.name;
                 }
             }
             case SqlText.RELEASE -> {
-                if (savepointRoot != null && savepointRoot.equalsIgnoreCase(text.name)) {
-                    inTransaction = false;
-                    savepointRoot = null;
+                if (t.savepointRoot != null && t.savepointRoot.equalsIgnoreCase(text.name)) {
+                    t.active = false;
+                    t.savepointRoot = null;
                 }
             }
             default -> {
@@ -200,15 +206,12 @@ public final class SqliteDb implements SQLiteCommitListener {
         }
     }
 
-    /** {@code executescript}: commits a pending transaction, then runs every statement. */
+    /**
+     * {@code executescript}: runs every statement of {@code sql}, first passing its text to
+     * {@code trace} if that is not null.
+     */
     @HostAccess.Export
-    public int executeScript(String sql) {
-        if (inTransaction) {
-            int rc = exec("COMMIT");
-            if (rc != Codes.SQLITE_OK) {
-                return rc;
-            }
-        }
+    public int executeScript(String sql, Value trace) {
         int from = 0;
         while (from < sql.length()) {
             SqliteStatement st = prepare(sql, from);
@@ -218,6 +221,9 @@ public final class SqliteDb implements SQLiteCommitListener {
             try {
                 if (st.text.start < 0) {
                     break;
+                }
+                if (trace != null && !trace.isNull()) {
+                    trace.execute(st.sql());
                 }
                 int rc = st.stepAll();
                 if (rc != Codes.SQLITE_DONE) {
@@ -237,7 +243,7 @@ public final class SqliteDb implements SQLiteCommitListener {
 
     @HostAccess.Export
     public boolean inTransaction() {
-        return inTransaction;
+        return transaction.active;
     }
 
     @HostAccess.Export
@@ -252,7 +258,7 @@ public final class SqliteDb implements SQLiteCommitListener {
 
     /** Closes the connection and every statement still open; returns a result code. */
     @HostAccess.Export
-    public int close() {
+    public synchronized int close() {
         if (db == null) {
             return Codes.SQLITE_OK;
         }
@@ -274,6 +280,9 @@ public final class SqliteDb implements SQLiteCommitListener {
         } finally {
             db = null;
             conn = null;
+            if (registry != null) {
+                registry.remove(this);
+            }
         }
         return Codes.SQLITE_OK;
     }
@@ -284,9 +293,9 @@ public final class SqliteDb implements SQLiteCommitListener {
     }
 
     @HostAccess.Export
-    public byte[] serialize(String schema) {
+    public SqliteBytes serialize(String schema) {
         try {
-            return db.serialize(schema);
+            return new SqliteBytes(db.serialize(schema));
         } catch (SQLException e) {
             fail(e);
             return null;
@@ -417,15 +426,24 @@ public final class SqliteDb implements SQLiteCommitListener {
         return out;
     }
 
-    @Override
-    public void onCommit() {
-    }
+    /**
+     * Whether a transaction is open ({@code !sqlite3_get_autocommit}, which sqlite-jdbc does not
+     * expose): set by the statements that open and end one, and cleared by SQLite's rollback
+     * hook, which also reports the rollbacks SQLite makes itself after an error.
+     */
+    private static final class Transaction implements SQLiteCommitListener {
+        volatile boolean active;
+        String savepointRoot;
 
-    @Override
-    public void onRollback() {
-        // also SQLite's own rollbacks after an error
-        inTransaction = false;
-        savepointRoot = null;
+        @Override
+        public void onCommit() {
+        }
+
+        @Override
+        public void onRollback() {
+            active = false;
+            savepointRoot = null;
+        }
     }
 
     /** A scalar SQL function calling Python; the Python wrapper raises with SQLite's message. */

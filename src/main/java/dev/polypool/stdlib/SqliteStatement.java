@@ -21,7 +21,7 @@ public final class SqliteStatement {
     private long ptr;
     final SqlText.Statement text;
     private final String sql;
-    private final int columns;
+    private int columns;
     private boolean hasRow;
     private long changes;
 
@@ -70,6 +70,7 @@ public final class SqliteStatement {
         return text.parameters.get(index - 1);
     }
 
+    /** The number of result columns, as of the last execution (a schema change can alter it). */
     @HostAccess.Export
     public int columnCount() {
         return columns;
@@ -129,6 +130,15 @@ public final class SqliteStatement {
                 return rc;
             }
             rc = step(db);
+            if (rc == Codes.SQLITE_ROW) {
+                columns = db.column_count(ptr);
+                if (text.kind == SqlText.DML) {
+                    // DML with RETURNING: SQLite made every change at the first step
+                    changes = db.changes();
+                }
+            } else if (rc == Codes.SQLITE_DONE) {
+                columns = db.column_count(ptr);
+            }
             if (rc == Codes.SQLITE_DONE || rc == Codes.SQLITE_ROW) {
                 owner.readLastInsertRowid();
             }
@@ -190,6 +200,9 @@ public final class SqliteStatement {
             if (v == null) {
                 rc = StatementAccess.bindNull(db, ptr, pos);
             } else if (v instanceof String s) {
+                if (hasLoneSurrogate(s)) {
+                    return SURROGATE;
+                }
                 rc = StatementAccess.bindText(db, ptr, pos, s);
             } else if (v instanceof Double || v instanceof Float) {
                 rc = StatementAccess.bindDouble(db, ptr, pos, ((Number) v).doubleValue());
@@ -208,6 +221,28 @@ public final class SqliteStatement {
             }
         }
         return Codes.SQLITE_OK;
+    }
+
+    /** Returned when a str parameter holds a lone surrogate, which UTF-8 cannot encode. */
+    static final int SURROGATE = -2;
+
+    static boolean hasLoneSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isSurrogate(c)) {
+                if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    i++;
+                } else {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** The statement's text, as SQLite's trace reports it. */
+    String sql() {
+        return text.start < 0 ? "" : sql.substring(text.start, text.end);
     }
 
     /**
@@ -279,6 +314,7 @@ public final class SqliteStatement {
     @HostAccess.Export
     public String fetch(int max, String raw, boolean textAsBytes) {
         DB db = owner.db();
+        int columns = this.columns;
         Cells.Writer out = new Cells.Writer();
         int count = 0;
         failed = false;

@@ -136,7 +136,21 @@ for _c in (1, 3, 4, 5, 6, 8, 9, 10, 13, 14, 15, 16, 17):
 del _c
 
 
+# the exception a callback raised during the current step: MemoryError and OverflowError
+# become MemoryError and DataError, as SQLite's nomem/toobig results do in CPython
+_callback_exception = None
+
+
 def _raise_error(db, code=None):
+    global _callback_exception
+    pending, _callback_exception = _callback_exception, None
+    if isinstance(pending, MemoryError):
+        raise MemoryError()
+    if isinstance(pending, OverflowError):
+        exc = DataError("string or blob too big")
+        exc.sqlite_errorcode = 18
+        exc.sqlite_errorname = "SQLITE_TOOBIG"
+        raise exc
     code = db.errorCode() if code is None else code
     message = db.errorMessage()
     message = "not an error" if message is None else str(message)
@@ -219,24 +233,22 @@ def enable_callback_tracebacks(enable, /):
     _callback_tracebacks = bool(int(enable))
 
 
-def _print_callback_traceback():
+def _print_callback_traceback(callback, exc=None):
+    """Reports the exception being handled, raised by ``callback``, if tracebacks are on."""
+    global _callback_exception
+    exc = _sys.exc_info()[1] if exc is None else exc
+    _callback_exception = exc
     if _callback_tracebacks:
-        exc = _sys.exc_info()[1]
-        hook = getattr(_sys, "unraisablehook", None)
-        if hook is not None:
-            hook(_Unraisable(exc))
-        else:
-            import traceback
-            traceback.print_exc()
+        _sys.unraisablehook(_Unraisable(exc, callback))
 
 
 class _Unraisable:
-    def __init__(self, exc):
+    def __init__(self, exc, callback):
         self.exc_type = type(exc)
         self.exc_value = exc
         self.exc_traceback = exc.__traceback__
         self.err_msg = None
-        self.object = None
+        self.object = callback
 
 
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 63) - 1
@@ -246,12 +258,13 @@ _PLAIN = frozenset((str, float, type(None), bytes))
 def _bindable(value, index):
     """A parameter as the Java side binds it: int, float, str, bytes or None."""
     t = type(value)
-    if t is int:
-        if _INT_MIN <= value <= _INT_MAX:
+    if not _base_type_adapted:
+        if t is int:
+            if _INT_MIN <= value <= _INT_MAX:
+                return value
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        if t in _PLAIN:
             return value
-        raise OverflowError("Python int too large to convert to SQLite INTEGER")
-    if t in _PLAIN:
-        return value
     if _base_type_adapted or t not in (bytearray,):
         value = adapt(value, PrepareProtocol, value)
         t = type(value)
@@ -275,9 +288,12 @@ def _bindable(value, index):
 
 
 def _from_java(value):
-    """A value from Java (int, float, str, None or a SqliteBytes) as Python's."""
-    if value is None or type(value) in _RESULT_TYPES:
+    """A value from Java (int, float, str, null or a SqliteBytes) as Python's."""
+    if type(value) in _RESULT_TYPES:
         return value
+    if value is None:
+        # also a Java null passed as an argument, polyglot's ForeignNone ("is None" but not None)
+        return None
     return value.latin1().encode("latin-1")
 
 
@@ -290,8 +306,10 @@ def _to_result(value):
     if t is int:
         if _INT_MIN <= value <= _INT_MAX:
             return value
-        raise _CallbackError("user-defined function raised exception")
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
     if t in _PLAIN:
+        if t is str:
+            value.encode("utf-8")  # lone surrogates raise, as in CPython
         return value
     if isinstance(value, int):
         return _to_result(int(value))
@@ -299,10 +317,10 @@ def _to_result(value):
         return float(value)
     if isinstance(value, str):
         return str(value)
-    try:
-        return bytes(memoryview(value))
-    except TypeError:
-        raise _CallbackError("user-defined function raised exception") from None
+    view = memoryview(value)
+    if not view.c_contiguous:
+        raise BufferError("underlying buffer is not C-contiguous")
+    return view.tobytes()
 
 
 def _decode(s, ncols, text_factory=None):
@@ -340,6 +358,21 @@ def _decode(s, ncols, text_factory=None):
             rows.append(tuple(row))
             row = []
     return rows
+
+
+def _check_surrogates(bound):
+    for v in bound:
+        if type(v) is str:
+            v.encode("utf-8")
+
+
+def _raise_bind_or_step(db, rc, bound):
+    if rc == _SURROGATE:
+        _check_surrogates(bound)
+    _raise_error(db, rc)
+
+
+_SURROGATE = -2  # SqliteStatement.SURROGATE
 
 
 class _CallbackError(Exception):
@@ -397,7 +430,7 @@ class _Statement:
             for i in range(n):
                 v = params[i]
                 t = type(v)
-                if t in _PLAIN or (t is int and _INT_MIN <= v <= _INT_MAX):
+                if not _base_type_adapted and (t in _PLAIN or (t is int and _INT_MIN <= v <= _INT_MAX)):
                     if out is not None:
                         out.append(v)
                     continue
@@ -482,6 +515,10 @@ class Connection:
 
     # -- state checks
 
+    def _check_init(self):
+        if getattr(self, "_db", _missing) is _missing:
+            raise ProgrammingError("Base Connection.__init__ not called.")
+
     def _check(self):
         db = getattr(self, "_db", _missing)
         if db is _missing:
@@ -502,11 +539,12 @@ class Connection:
         try:
             self._trace(sql)
         except Exception:
-            _print_callback_traceback()
+            _print_callback_traceback(self._trace)
 
     def _statement(self, sql):
         if "\0" in sql:
             raise ProgrammingError("the query contains a null character")
+        sql.encode("utf-8")  # lone surrogates raise UnicodeEncodeError, as in CPython
         st = self._cache.get(sql)
         if st is not None:
             self._cache.move_to_end(sql)
@@ -537,6 +575,7 @@ class Connection:
 
     @property
     def isolation_level(self):
+        self._check_init()
         return self._isolation_level
 
     @isolation_level.setter
@@ -549,13 +588,11 @@ class Connection:
             return
         if not isinstance(value, str):
             raise TypeError("isolation_level must be str or None, not " + type(value).__name__)
-        level = value.upper()
+        level = str.upper(value)
         if level not in ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
             raise ValueError("isolation_level string must be '', 'DEFERRED', 'IMMEDIATE', or 'EXCLUSIVE'")
-        if "\0" in value:
-            raise ValueError("embedded null character")
-        self._isolation_level = value
-        self._begin_sql = "BEGIN " + level if level else "BEGIN"
+        self._isolation_level = str(value)
+        self._begin_sql = "BEGIN " + level
 
     @property
     def autocommit(self):
@@ -582,10 +619,10 @@ class Connection:
 
     # -- DB-API
 
-    def cursor(self, factory=None):
+    def cursor(self, factory=_missing):
         self._check()
-        cur = Cursor(self) if factory is None else factory(self)
-        if not isinstance(cur, Cursor):
+        cur = Cursor(self) if factory is _missing else factory(self)
+        if not issubclass(type(cur), Cursor):
             raise TypeError(f"factory must return a cursor, not {type(cur).__name__}")
         if self.row_factory is not None:
             cur.row_factory = self.row_factory
@@ -626,7 +663,7 @@ class Connection:
             return
         _check_thread(self)
         if self._autocommit is False and db.inTransaction():
-            db.exec("ROLLBACK")
+            self._exec("ROLLBACK")
         for cur in list(self._cursors):
             cur._release()
         self._cache.clear()
@@ -649,8 +686,10 @@ class Connection:
             self.rollback()
         return False
 
-    def __call__(self, sql):
+    def __call__(self, sql=_missing, /):
         self._check()
+        if sql is _missing:
+            raise TypeError("__call__() missing required argument 'sql' (pos 1)")
         if not isinstance(sql, str):
             raise TypeError("argument must be str, not " + type(sql).__name__)
         return self._statement(sql)
@@ -666,9 +705,13 @@ class Connection:
                 try:
                     result = func(*[_from_java(a) for a in args])
                 except BaseException:
-                    _print_callback_traceback()
+                    _print_callback_traceback(func)
                     raise _CallbackError("user-defined function raised exception") from None
-                return _to_result(result)
+                try:
+                    return _to_result(result)
+                except BaseException as e:
+                    _print_callback_traceback(func, e)
+                    raise _CallbackError("user-defined function raised exception") from None
             rc = db.createFunction(name, narg, bool(deterministic), call)
         if rc != _OK:
             raise OperationalError("Error creating function")
@@ -682,30 +725,31 @@ class Connection:
                 try:
                     return [aggregate_class()]
                 except BaseException:
-                    _print_callback_traceback()
+                    _print_callback_traceback(aggregate_class)
                     raise _CallbackError("user-defined aggregate's '__init__' method raised error") from None
 
             def step(holder, *args):
                 try:
-                    holder[0].step(*[_from_java(a) for a in args])
-                except AttributeError:
-                    if not hasattr(holder[0], "step"):
-                        raise _CallbackError("user-defined aggregate's 'step' method not defined") from None
-                    _print_callback_traceback()
-                    raise _CallbackError("user-defined aggregate's 'step' method raised error") from None
+                    method = holder[0].step
+                except AttributeError as e:
+                    _print_callback_traceback(aggregate_class, e)
+                    raise _CallbackError("user-defined aggregate's 'step' method not defined") from None
+                try:
+                    method(*[_from_java(a) for a in args])
                 except BaseException:
-                    _print_callback_traceback()
+                    _print_callback_traceback(aggregate_class)
                     raise _CallbackError("user-defined aggregate's 'step' method raised error") from None
 
             def finish(holder):
                 try:
-                    result = holder[0].finalize()
-                except BaseException:
-                    _print_callback_traceback()
-                    raise _CallbackError("user-defined aggregate's 'finalize' method raised error") from None
+                    method = holder[0].finalize
+                except AttributeError as e:
+                    _print_callback_traceback(aggregate_class, e)
+                    raise _CallbackError("user-defined aggregate's 'finalize' method not defined") from None
                 try:
-                    return _to_result(result)
-                except _CallbackError:
+                    return _to_result(method())
+                except BaseException:
+                    _print_callback_traceback(aggregate_class)
                     raise _CallbackError("user-defined aggregate's 'finalize' method raised error") from None
             rc = db.createAggregate(name, n_arg, create, step, finish)
         if rc != _OK:
@@ -719,6 +763,7 @@ class Connection:
         db = self._check()
         if not isinstance(name, str):
             raise TypeError(f"create_collation() argument 1 must be str, not {type(name).__name__}")
+        name.encode("utf-8")
         if callback is None:
             rc = db.createCollation(name, None)
         else:
@@ -732,7 +777,7 @@ class Connection:
                         return 0
                     return 1 if r > 0 else -1 if r < 0 else 0
                 except BaseException:
-                    _print_callback_traceback()
+                    _print_callback_traceback(callback)
                     return 0
             rc = db.createCollation(name, compare)
         if rc != _OK:
@@ -748,7 +793,7 @@ class Connection:
             try:
                 return bool(progress_handler())
             except BaseException:
-                _print_callback_traceback()
+                _print_callback_traceback(progress_handler)
                 return True
         db.setProgressHandler(handler, n)
 
@@ -800,8 +845,8 @@ class Connection:
         db = self._check()
         data = db.serialize(name)
         if data is None:
-            raise OperationalError(f"unable to serialize '{name}'")
-        return bytes(data)
+            _raise_error(db)
+        return _from_java(data)
 
     def deserialize(self, data, /, *, name="main"):
         db = self._check()
@@ -843,6 +888,8 @@ class Cursor:
     """SQLite database cursor class."""
 
     def __init__(self, connection, /):
+        if getattr(self, "_locked", False):
+            raise ProgrammingError("Recursive use of cursors not allowed.")
         if not isinstance(connection, Connection):
             raise TypeError(f"argument 1 must be sqlite3.Connection, not {type(connection).__name__}")
         self._connection = connection
@@ -919,7 +966,8 @@ class Cursor:
                     conn._call_trace(sql)
                 rc = java.execute(bound)
                 if rc != _ROW and rc != _DONE:
-                    _raise_error(db, rc)
+                    _raise_bind_or_step(db, rc, bound)
+                st.ncols = java.columnCount()
                 self._describe(st)
                 self._rowcount = int(java.changes()) if st.kind == _DML else -1
                 self._lastrowid = int(java.lastInsertRowid())
@@ -958,10 +1006,14 @@ class Cursor:
     def _run_batch(self, st, db, batch, count):
         rc = st.java.executeMany(batch)
         if rc != _DONE:
+            for bound in batch:
+                _check_surrogates(bound)
             _raise_error(db, rc)
         return int(st.java.changes())
 
     def _describe(self, st):
+        if st._colnames is not None and len(st._colnames) != st.ncols:
+            st._colnames = st._decltypes = None
         if st.ncols == 0:
             self._converters = None
             self._raw = None
@@ -1000,11 +1052,15 @@ class Cursor:
             raise TypeError(f"executescript() argument 1 must be str, not {type(sql_script).__name__}")
         if "\0" in sql_script:
             raise ValueError("embedded null character")
+        sql_script.encode("utf-8")
         db = conn._db
         if len(sql_script) > db.limit(0, -1):
             raise DataError("query string is too large")
         self._release()
-        if db.executeScript(sql_script) != _OK:
+        if conn._autocommit == LEGACY_TRANSACTION_CONTROL and db.inTransaction():
+            conn._exec("COMMIT")
+        trace = None if conn._trace is None else conn._call_trace
+        if db.executeScript(sql_script, trace) != _OK:
             _raise_error(db)
         return self
 
@@ -1015,19 +1071,26 @@ class Cursor:
         conn = self._connection
         text_factory = conn.text_factory
         as_bytes = text_factory is not str
-        out = _decode(st.java.fetch(n, self._raw, as_bytes), st.ncols, text_factory if as_bytes else None)
-        convs = self._converters
-        if convs is not None:
-            out = [tuple([v if c is None or v is None else c(v) for v, c in zip(row, convs)]) for row in out]
-        if st.java.failed():
-            self._release()
-            _raise_error(conn._db)
-        if not st.java.hasRow():
+        java = st.java
+        data = java.fetch(n, self._raw, as_bytes)
+        failed = java.failed()
+        if not java.hasRow():
             st.in_use = False
             self._stmt = None
-        factory = self.row_factory
-        if factory is not None:
-            out = [factory(self, row) for row in out]
+        self._locked = True
+        try:
+            out = _decode(data, st.ncols, text_factory if as_bytes else None)
+            convs = self._converters
+            if convs is not None:
+                out = [tuple([v if c is None else c(v) if v else None for v, c in zip(row, convs)]) for row in out]
+            factory = self.row_factory
+            if factory is not None:
+                out = [factory(self, row) for row in out]
+        finally:
+            self._locked = False
+        if failed:
+            self._release()
+            _raise_error(conn._db)
         return out
 
     def __iter__(self):
@@ -1087,11 +1150,20 @@ class Cursor:
         conn = getattr(self, "_connection", None)
         if conn is None:
             raise ProgrammingError("Base Cursor.__init__ not called.")
+        if self._locked:
+            raise ProgrammingError("Recursive use of cursors not allowed.")
         _check_thread(conn)
         if conn._db is None:
             raise ProgrammingError("Cannot operate on a closed database.")
         self._release()
         self._closed = True
+
+    def __del__(self):
+        try:
+            if self._stmt is not None and self._connection._db is not None:
+                self._release()
+        except Exception:
+            pass
 
     def setinputsizes(self, sizes, /):
         pass
@@ -1126,16 +1198,18 @@ class Row:
 
     def __getitem__(self, key):
         if isinstance(key, str):
-            wanted = key.casefold() if not key.isascii() else key.lower()
+            # as CPython's: ASCII letters match in any case, other characters exactly
+            ascii_key = key.isascii()
+            lowered = key.lower() if ascii_key else key
             if self._description:
                 for i, d in enumerate(self._description):
                     name = d[0]
-                    if name == key or (name.lower() if name.isascii() else name.casefold()) == wanted:
+                    if name == key or (ascii_key and name.isascii() and name.lower() == lowered):
                         return self._data[i]
             raise IndexError("No item with that key")
-        if isinstance(key, slice):
+        if isinstance(key, (int, slice)):
             return self._data[key]
-        return self._data[key]
+        raise IndexError("Index must be int or string")
 
     def __eq__(self, other):
         if not isinstance(other, Row):
@@ -1288,6 +1362,13 @@ def connect(database, *args, **kwargs):
     return factory(database, *args, **kwargs)
 
 
+def _cannot_pickle(self, protocol=None):
+    raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' object")
+
+
 for _cls in (Connection, Cursor, Blob, PrepareProtocol):
     _cls.__module__ = "sqlite3"
+for _cls in (Connection, Cursor, Blob, Row):
+    # as CPython's: a connection lives in its process (a fork's copy of one is not usable)
+    _cls.__reduce_ex__ = _cannot_pickle
 del _cls
