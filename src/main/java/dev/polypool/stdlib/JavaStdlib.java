@@ -14,7 +14,7 @@ import com.ibm.icu.lang.UProperty;
  * context as {@code polyglot.import_value("polypool.stdlib")}.
  *
  * <p>GraalPy loads a native module ({@code .so}) into one context per process; polypool's
- * {@code pyexpat} and {@code _sqlite3} modules and the {@code unicodedata} functions GraalPy
+ * {@code pyexpat}, {@code _sqlite3} and {@code termios} modules and the {@code unicodedata} functions GraalPy
  * takes from its native {@code _cpython_unicodedata} call these methods instead, so they work
  * in the main program and in every worker. Each context has an instance of its own, which
  * keeps the SQLite databases the context opened and closes those still open when the context
@@ -81,6 +81,12 @@ public final class JavaStdlib {
     @HostAccess.Export
     public SqliteDb sqliteOpen(String file, int flags, int busyTimeoutMillis) {
         return SqliteDb.open(file, flags, busyTimeoutMillis, open);
+    }
+
+    /** The terminal calls of polypool's {@code termios} module. */
+    @HostAccess.Export
+    public Termios termios() {
+        return Termios.get();
     }
 
     /** {@code sqlite3.complete_statement}. */
