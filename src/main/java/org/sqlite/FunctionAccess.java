@@ -23,7 +23,8 @@ public final class FunctionAccess {
                 case Codes.SQLITE_INTEGER -> f.value_long(i);
                 case Codes.SQLITE_FLOAT -> f.value_double(i);
                 case Codes.SQLITE_TEXT -> f.value_text(i);
-                case Codes.SQLITE_BLOB -> f.value_blob(i);
+                // sqlite-jdbc gives null for an empty BLOB
+                case Codes.SQLITE_BLOB -> f.value_blob(i) == null ? new byte[0] : f.value_blob(i);
                 default -> null;
             };
         }

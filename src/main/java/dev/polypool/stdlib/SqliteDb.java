@@ -508,7 +508,9 @@ public final class SqliteDb {
 
         @Override
         protected void xFinal() throws SQLException {
-            if (!ensureInstance()) {
+            if (instance == null) {
+                // no row reached the aggregate: NULL, as in CPython, which creates no instance
+                result();
                 return;
             }
             Value r;

@@ -74,6 +74,7 @@ _CONSTANTS = dict(
 globals().update({"SQLITE_" + _k: _v for _k, _v in _CONSTANTS.items()})
 
 _OK, _ROW, _DONE = 0, 100, 101
+_LIMIT_SQL_LENGTH = 1
 _DML, _QUERY = 1, 2  # dev.polypool.stdlib.SqlText's kinds
 _ERROR_NAMES = {}
 _names = _java.sqliteErrorNames()
@@ -561,7 +562,7 @@ class Connection:
 
     def _prepare(self, sql):
         db = self._db
-        if len(sql) > db.limit(0, -1):
+        if len(sql) > db.limit(_LIMIT_SQL_LENGTH, -1):
             raise DataError("query string is too large")
         java = db.prepare(sql, 0)
         if java is None:
@@ -1054,7 +1055,7 @@ class Cursor:
             raise ValueError("embedded null character")
         sql_script.encode("utf-8")
         db = conn._db
-        if len(sql_script) > db.limit(0, -1):
+        if len(sql_script) > db.limit(_LIMIT_SQL_LENGTH, -1):
             raise DataError("query string is too large")
         self._release()
         if conn._autocommit == LEGACY_TRANSACTION_CONTROL and db.inTransaction():
@@ -1290,6 +1291,8 @@ class Blob:
     def seek(self, offset, origin=0, /):
         self._check()
         if origin == _os.SEEK_CUR:
+            if offset > 2 ** 31 - 1 - self._offset:
+                raise OverflowError("seek offset results in overflow")
             offset += self._offset
         elif origin == _os.SEEK_END:
             offset += self._length
@@ -1315,10 +1318,17 @@ class Blob:
         self.close()
         return False
 
+    __iter__ = None  # as CPython's: a blob is indexable, not iterable
+
+    def __delitem__(self, key):
+        raise TypeError("Blob doesn't support item deletion")
+
     def __getitem__(self, key):
         self._check()
         if isinstance(key, slice):
             return bytes(self._read(0, self._length))[key]
+        if not hasattr(type(key), "__index__"):
+            raise TypeError("Blob indices must be integers")
         index = key.__index__()
         if index < 0:
             index += self._length
@@ -1337,12 +1347,16 @@ class Blob:
             whole[key] = data
             self._write(0, bytes(whole))
             return
+        if not hasattr(type(key), "__index__"):
+            raise TypeError("Blob indices must be integers")
         index = key.__index__()
         if index < 0:
             index += self._length
         if not 0 <= index < self._length:
             raise IndexError("Blob index out of range")
-        if not isinstance(value, int) or not 0 <= value <= 255:
+        if not isinstance(value, int):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+        if not 0 <= value <= 255:
             raise ValueError("byte must be in range(0, 256)")
         self._write(index, bytes([value]))
 
