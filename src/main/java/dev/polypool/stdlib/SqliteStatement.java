@@ -94,6 +94,14 @@ public final class SqliteStatement {
         return types;
     }
 
+    private int stoppedAt;
+
+    /** The row at which the last {@link #executeMany} stopped (its row count if it ran them all). */
+    @HostAccess.Export
+    public int stoppedAt() {
+        return stoppedAt;
+    }
+
     /** Whether a row is ready for {@link #fetch}. */
     @HostAccess.Export
     public boolean hasRow() {
@@ -150,7 +158,9 @@ public final class SqliteStatement {
 
     /**
      * Executes once per parameter row of {@code rows} (a Python list of them): returns
-     * SQLITE_DONE, or the error code of the first row that failed (the rows before it ran).
+     * SQLITE_DONE, or the error code of the first row that failed (the rows before it ran;
+     * {@link #stoppedAt()} says which), {@link #NEEDS_PYTHON} for a row whose values the
+     * module must bind itself.
      */
     @HostAccess.Export
     public int executeMany(Value rows) {
@@ -159,12 +169,19 @@ public final class SqliteStatement {
         }
         DB db = owner.db();
         long total = 0;
+        stoppedAt = 0;
         try {
             long n = rows.getArraySize();
             for (long r = 0; r < n; r++) {
+                stoppedAt = (int) r;
                 db.reset(ptr);
                 hasRow = false;
-                int rc = bind(db, rows.getArrayElement(r));
+                Value row = rows.getArrayElement(r);
+                if (row.getArraySize() != text.parameters.size()) {
+                    changes = total;
+                    return NEEDS_PYTHON;
+                }
+                int rc = bind(db, row);
                 if (rc != Codes.SQLITE_OK) {
                     changes = total;
                     return rc;
@@ -182,6 +199,7 @@ public final class SqliteStatement {
                 total += changes;
             }
             changes = total;
+            stoppedAt = (int) n;
             return Codes.SQLITE_DONE;
         } catch (SQLException e) {
             changes = total;
@@ -206,12 +224,17 @@ public final class SqliteStatement {
                 rc = StatementAccess.bindText(db, ptr, pos, s);
             } else if (v instanceof Double || v instanceof Float) {
                 rc = StatementAccess.bindDouble(db, ptr, pos, ((Number) v).doubleValue());
-            } else if (v instanceof Number n) {
-                rc = StatementAccess.bindLong(db, ptr, pos, n.longValue());
+            } else if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) {
+                rc = StatementAccess.bindLong(db, ptr, pos, ((Number) v).longValue());
+            } else if (v instanceof Number) {
+                return NEEDS_PYTHON; // an int beyond 64 bits: the module raises OverflowError
             } else if (v instanceof Boolean b) {
                 rc = StatementAccess.bindLong(db, ptr, pos, b ? 1 : 0);
             } else {
                 Value blob = params.getArrayElement(i);
+                if (!blob.hasBufferElements()) {
+                    return NEEDS_PYTHON;
+                }
                 byte[] bytes = new byte[(int) blob.getBufferSize()];
                 blob.readBuffer(0, bytes, 0, bytes.length);
                 rc = StatementAccess.bindBlob(db, ptr, pos, bytes);
@@ -225,6 +248,9 @@ public final class SqliteStatement {
 
     /** Returned when a str parameter holds a lone surrogate, which UTF-8 cannot encode. */
     static final int SURROGATE = -2;
+
+    /** Returned when a parameter is none of the values this class binds: the module binds that row. */
+    static final int NEEDS_PYTHON = -3;
 
     static boolean hasLoneSurrogate(String s) {
         for (int i = 0; i < s.length(); i++) {

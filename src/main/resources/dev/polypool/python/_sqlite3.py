@@ -374,6 +374,18 @@ def _raise_bind_or_step(db, rc, bound):
 
 
 _SURROGATE = -2  # SqliteStatement.SURROGATE
+_NEEDS_PYTHON = -3  # SqliteStatement.NEEDS_PYTHON
+_PLAIN_ROWS = frozenset((tuple, list))
+_PLAIN_VALUES = frozenset((int, float, str, bytes, type(None)))
+
+
+def _is_plain_batch(batch):
+    """Whether every row is a tuple or list of int, float, str, bytes or None (a few bulk calls)."""
+    if not set(map(type, batch)) <= _PLAIN_ROWS:
+        return False
+    from itertools import chain
+    return set(map(type, chain.from_iterable(batch))) <= _PLAIN_VALUES
+
 
 
 class _CallbackError(Exception):
@@ -980,20 +992,22 @@ class Cursor:
                 batch = []
                 count = 0
                 ran = False
+                # rows of plain values go to Java as they are, checked a batch at a time
+                raw = not _base_type_adapted and st.names is None
                 try:
                     for p in rows:
-                        batch.append(st.bind(p))
+                        batch.append(p if raw else st.bind(p))
                         count += 1
                         ran = True
                         if trace is not None:
                             conn._call_trace(sql)
                         if count == 1024 or trace is not None:
-                            total += self._run_batch(st, db, batch, count)
+                            total += self._run_batch(st, db, batch, raw)
                             batch = []
                             count = 0
                 finally:
                     if count:
-                        total += self._run_batch(st, db, batch, count)
+                        total += self._run_batch(st, db, batch, raw)
                 if ran:
                     self._describe(st)
                 self._rowcount = total if st.kind == _DML else -1
@@ -1004,13 +1018,41 @@ class Cursor:
             self._locked = False
         return self
 
-    def _run_batch(self, st, db, batch, count):
-        rc = st.java.executeMany(batch)
-        if rc != _DONE:
-            for bound in batch:
-                _check_surrogates(bound)
-            _raise_error(db, rc)
-        return int(st.java.changes())
+    def _run_batch(self, st, db, batch, raw):
+        """Executes a batch of parameter rows: bound ones, or (raw) rows as the program gave them."""
+        java = st.java
+        done = 0
+        if raw:
+            if _is_plain_batch(batch):
+                rc = java.executeMany(batch)
+                done = int(java.changes())
+                if rc == _DONE:
+                    return done
+                if rc != _NEEDS_PYTHON:
+                    _check_surrogates(batch[java.stoppedAt()])
+                    _raise_error(db, rc)
+                batch = batch[java.stoppedAt():]
+            # bound here one by one: a row that cannot be bound raises after the rows before it ran
+            bound = []
+            error = None
+            for p in batch:
+                try:
+                    bound.append(st.bind(p))
+                except BaseException as e:
+                    error = e
+                    break
+            batch = bound
+        else:
+            error = None
+        if batch:
+            rc = java.executeMany(batch)
+            if rc != _DONE:
+                _check_surrogates(batch[java.stoppedAt()])
+                _raise_error(db, rc)
+            done += int(java.changes())
+        if error is not None:
+            raise error
+        return done
 
     def _describe(self, st):
         if st._colnames is not None and len(st._colnames) != st.ncols:
