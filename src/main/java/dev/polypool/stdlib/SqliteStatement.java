@@ -41,12 +41,6 @@ public final class SqliteStatement {
         this.columns = n;
     }
 
-    /** Whether the text holds nothing but blanks and comments. */
-    @HostAccess.Export
-    public boolean isEmpty() {
-        return ptr == 0;
-    }
-
     /** Whether anything but blanks and comments follows the statement. */
     @HostAccess.Export
     public boolean hasTail() {
