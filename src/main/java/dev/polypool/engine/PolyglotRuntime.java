@@ -161,9 +161,11 @@ public final class PolyglotRuntime {
         bindings.putMember(Protocol.BINDING, Protocol.published());
         bindings.putMember("polypool.trace", Trace.SINK);
         // Java back ends of the stdlib modules GraalPy has only as native code (one context per process)
-        bindings.putMember("polypool.stdlib", JavaStdlib.get());
+        JavaStdlib stdlib = JavaStdlib.forContext();
+        bindings.putMember("polypool.stdlib", stdlib);
         bindings.putMember("polypool.posix", NativePosix.get());
         SyncServices.get().attach(context, bridge);
+        SyncServices.get().onDetach(context, stdlib::closeAll);
         if (bridge != null) {
             bindings.putMember("polypool", bridge);
         }

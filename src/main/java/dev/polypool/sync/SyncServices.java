@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -258,6 +259,20 @@ public final class SyncServices {
         if (table != null) {
             table.closeAll();
         }
+        List<Runnable> actions = detachActions.remove(context);
+        if (actions != null) {
+            actions.forEach(Runnable::run);
+        }
+    }
+
+    private final Map<Context, List<Runnable>> detachActions = new ConcurrentHashMap<>();
+
+    /**
+     * Runs {@code action} when {@code context} is {@linkplain #detach detached}: for what a
+     * context holds outside Python (open SQLite databases) and must release with it.
+     */
+    public void onDetach(Context context, Runnable action) {
+        detachActions.computeIfAbsent(context, c -> new CopyOnWriteArrayList<>()).add(action);
     }
 
     /** A new transit table: the pipe handles a child being started inherits (see {@link HandleTable}). */
