@@ -158,9 +158,17 @@ choose_jvm() {
 # either way, and warm CPU-bound tasks ran no slower.
 # -Xlog: the JVM's own warnings (a stale AOT cache, CDS) go to stderr, never into the
 # program's stdout, where unified logging would put them by default.
+# Hazelcast (the cluster, dev.polypool.cluster) reaches these JDK internals for its I/O and
+# metrics; without them it warns at every start and takes slower paths.
+hazelcast_flags=(
+    --add-exports java.base/jdk.internal.ref=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED
+    --add-opens java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.management/sun.management=ALL-UNNAMED
+    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+)
 jvm_flags=(
     -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI -XX:TieredStopAtLevel=1
     --upgrade-module-path="$here/target/jit"
     --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
     -Xss8m -Xlog:disable -Xlog:all=warning:stderr
+    "${hazelcast_flags[@]}"
 )
