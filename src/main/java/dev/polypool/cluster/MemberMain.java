@@ -80,32 +80,55 @@ public final class MemberMain {
         }
     }
 
+    /** A running member: its Hazelcast instance and the service of its requests. */
+    public static final class Running implements AutoCloseable {
+        private final HazelcastInstance hz;
+        private final MemberService service;
+        private final PrintStream log;
+
+        private Running(HazelcastInstance hz, MemberService service, PrintStream log) {
+            this.hz = hz;
+            this.service = service;
+            this.log = log;
+        }
+
+        /** The members of its cluster, itself included. */
+        public int members() {
+            return hz.getCluster().getMembers().size();
+        }
+
+        /** Stops as a killed member does: no goodbye to the cluster. */
+        public void crash() {
+            hz.getLifecycleService().terminate();
+            service.closeAll();
+        }
+
+        /** Closes its slots and leaves the cluster. */
+        @Override
+        public void close() {
+            service.closeAll();
+            try {
+                hz.shutdown();
+            } catch (RuntimeException ignored) {
+                // stopping anyway
+            }
+            log.println("polypool member: stopped");
+        }
+    }
+
     /**
-     * Runs a member until the JVM is told to stop; returns only if it cannot start.
+     * Starts a member and checks, with the handshake, that the cluster it joined has its
+     * secret.
      *
-     * @return the exit status: 1 if the member could not start or was refused
+     * @param cache where program files are kept
+     * @throws ClusterClient.Refused if the cluster's members have another secret, or the
+     *                               member cannot start (its address is in use, say)
      */
-    public static int run(Options options, ProcessEnvironment env, PrintStream log) {
-        ClusterSettings settings;
-        try {
-            settings = ClusterSettings.fromEnvironment(env);
-        } catch (IllegalArgumentException e) {
-            log.println("polypool member: " + e.getMessage());
-            return 2;
-        }
+    public static Running start(Options options, ClusterSettings settings, Path cache, PrintStream log)
+            throws ClusterClient.Refused {
         ClusterSettings.quietLogging(Trace.ENABLED ? Level.INFO : Level.WARNING);
-        PolyglotRuntime runtime;
-        try {
-            runtime = PolyglotRuntime.get();
-        } catch (IllegalStateException e) {
-            log.println("polypool member: " + e.getMessage());
-            return 1;
-        }
         String where = ClusterSettings.format(options.listen());
-        String cacheRoot = env.getenv("POLYPOOL_CACHE");
-        Path cache = (cacheRoot != null && !cacheRoot.isBlank() ? Path.of(cacheRoot)
-                : Path.of(System.getProperty("user.home"), ".cache", "polypool")).resolve("cluster");
-        MemberService service = new MemberService(settings, runtime, options.workers(),
+        MemberService service = new MemberService(settings, PolyglotRuntime.get(), options.workers(),
                 where + " (" + options.workers() + " workers)", cache, log);
         // requests block an executor thread while their task runs: room for many slots
         Config config = settings.memberConfig(options.listen(), options.join(), Math.max(64, 16 * options.workers()));
@@ -114,8 +137,7 @@ public final class MemberMain {
         try {
             hz = Hazelcast.newHazelcastInstance(config);
         } catch (RuntimeException e) {
-            log.println("polypool member: cannot start on " + where + ": " + e.getMessage());
-            return 1;
+            throw new ClusterClient.Refused("cannot start on " + where + ": " + e.getMessage());
         }
         Member self = hz.getCluster().getLocalMember();
         for (Member m : hz.getCluster().getMembers()) {
@@ -127,11 +149,10 @@ public final class MemberMain {
                 ClusterClient.handshake(hz.getExecutorService(ClusterSettings.EXECUTOR), m, self.getUuid().toString(),
                         settings.secret(), other);
             } catch (ClusterClient.Refused e) {
-                log.println("polypool member: refused by the cluster '" + settings.name() + "': " + e.getMessage());
-                hz.getLifecycleService().terminate();
-                return 1;
+                hz.shutdown(); // leaving at once: the others need not find out that it is gone
+                throw new ClusterClient.Refused("refused by the cluster '" + settings.name() + "': " + e.getMessage());
             }
-            break; // the cluster's members check each other the same way as they join
+            break; // each member did the same check against the cluster as it joined
         }
         hz.getClientService().addClientListener(new com.hazelcast.client.ClientListener() {
             @Override
@@ -160,15 +181,36 @@ public final class MemberMain {
         }
         log.println("polypool member: listening on " + where + ", cluster '" + settings.name() + "', "
                 + options.workers() + " workers; members: " + hz.getCluster().getMembers().size());
+        return new Running(hz, service, log);
+    }
+
+    /**
+     * Runs a member until the JVM is told to stop; returns only if it cannot start.
+     *
+     * @return the exit status: 1 if the member could not start or was refused
+     */
+    public static int run(Options options, ProcessEnvironment env, PrintStream log) {
+        ClusterSettings settings;
+        try {
+            settings = ClusterSettings.fromEnvironment(env);
+            PolyglotRuntime.get();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            log.println("polypool member: " + e.getMessage());
+            return 1;
+        }
+        String cacheRoot = env.getenv("POLYPOOL_CACHE");
+        Path cache = (cacheRoot != null && !cacheRoot.isBlank() ? Path.of(cacheRoot)
+                : Path.of(System.getProperty("user.home"), ".cache", "polypool")).resolve("cluster");
+        Running member;
+        try {
+            member = start(options, settings, cache, log);
+        } catch (ClusterClient.Refused e) {
+            log.println("polypool member: " + e.getMessage());
+            return 1;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            service.closeAll();
-            try {
-                hz.shutdown();
-            } catch (RuntimeException ignored) {
-                // stopping anyway
-            }
-            log.println("polypool member: stopped");
+            member.close();
             stopped.countDown();
         }, "polypool-member-stop"));
         try {
