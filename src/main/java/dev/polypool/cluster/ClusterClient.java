@@ -53,8 +53,16 @@ import dev.polypool.io.ConsoleSink;
 public final class ClusterClient implements AutoCloseable {
     /** The handshake failed, or no member could be reached: the script must not run. */
     public static final class Refused extends Exception {
+        // the member did not answer, rather than refuse
+        final boolean unanswered;
+
         Refused(String message) {
+            this(message, false);
+        }
+
+        Refused(String message, boolean unanswered) {
             super(message);
+            this.unanswered = unanswered;
         }
     }
 
@@ -197,7 +205,7 @@ public final class ClusterClient implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new Refused("interrupted while asking the member at " + where);
         } catch (ExecutionException | RuntimeException e) {
-            throw new Refused("the polypool member at " + where + " did not answer: " + rootMessage(e));
+            throw new Refused("the polypool member at " + where + " did not answer: " + rootMessage(e), true);
         }
     }
 
@@ -234,14 +242,27 @@ public final class ClusterClient implements AutoCloseable {
         public void memberAdded(MembershipEvent event) {
             Member m = event.getMember();
             Thread.ofPlatform().name("polypool-cluster-join").daemon(true).start(() -> {
-                try {
-                    Link link = verify(m);
-                    links.put(m.getUuid(), link);
-                    for (ClusterPool p : following) {
-                        p.grow();
+                // the client may learn of a member before it can send it anything: it tries
+                // again while the member stays in the cluster, for a minute at most
+                for (int attempt = 0; ; attempt++) {
+                    try {
+                        Link link = verify(m);
+                        links.put(m.getUuid(), link);
+                        for (ClusterPool p : following) {
+                            p.grow();
+                        }
+                        return;
+                    } catch (Refused e) {
+                        if (!e.unanswered || attempt >= 120 || !client.getCluster().getMembers().contains(m)) {
+                            messages.println("polypool: ignoring a member that joined the cluster: " + e.getMessage());
+                            return;
+                        }
                     }
-                } catch (Refused e) {
-                    messages.println("polypool: ignoring a member that joined the cluster: " + e.getMessage());
+                    try {
+                        Thread.sleep(500);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
                 }
             });
         }

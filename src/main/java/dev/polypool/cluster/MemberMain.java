@@ -60,8 +60,8 @@ public final class MemberMain {
                     throw new IllegalArgumentException("polypool --member: " + a + " needs a value");
                 }
                 switch (option) {
-                    case "--listen" -> listen = ClusterSettings.parseAddress(value);
-                    case "--join" -> join.addAll(ClusterSettings.parseAddresses(value));
+                    case "--listen" -> listen = address(option, () -> List.of(ClusterSettings.parseAddress(value))).get(0);
+                    case "--join" -> join.addAll(address(option, () -> ClusterSettings.parseAddresses(value)));
                     case "--workers" -> {
                         try {
                             workers = Integer.parseInt(value);
@@ -77,6 +77,14 @@ public final class MemberMain {
                 }
             }
             return new Options(listen, List.copyOf(join), workers);
+        }
+
+        private static List<InetSocketAddress> address(String option, java.util.function.Supplier<List<InetSocketAddress>> parse) {
+            try {
+                return parse.get();
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("polypool --member: " + option + ": " + e.getMessage());
+            }
         }
     }
 
