@@ -46,8 +46,10 @@ import dev.polypool.io.ConsoleSink;
  * script's pool worker would ({@code polypool.cluster.member_start}: the script's pickled
  * state, with its program files found in this member's cache) and runs one task at a time
  * for the script's remote worker. What the worker prints is kept, whole lines, and goes back
- * with the next reply. A worker that dies under a task is replaced within its slot, as the
- * script's local pool would replace it. The slots of a script go when it disconnects.
+ * with the next reply. A slot takes its context from one of the member's lanes, one per
+ * worker, each keeping a context warm. A worker that dies under a task is replaced within its
+ * slot, as the script's local pool would replace it. The slots of a script go when it
+ * disconnects.
  *
  * <p>Thread-safe: requests arrive on Hazelcast's executor threads.
  */
@@ -68,6 +70,9 @@ final class MemberService {
     private final Map<String, String> sessions = new ConcurrentHashMap<>();
     private final Map<Integer, Slot> slots = new ConcurrentHashMap<>();
     private final AtomicInteger slotIds = new AtomicInteger();
+    // one per worker of the member, each with a context kept warm; a slot takes a free one
+    private final java.util.concurrent.BlockingQueue<Lane> lanes = new java.util.concurrent.LinkedBlockingQueue<>();
+    private final List<Lane> allLanes = new ArrayList<>();
 
     MemberService(ClusterSettings settings, PolyglotRuntime runtime, int workers, String description, Path cache,
                   PrintStream log) {
@@ -77,6 +82,44 @@ final class MemberService {
         this.description = description;
         this.cache = cache;
         this.log = log;
+        for (int i = 0; i < workers; i++) {
+            Lane lane = new Lane();
+            allLanes.add(lane);
+            lanes.add(lane);
+        }
+    }
+
+    /**
+     * A supply of one warm context whose output goes to whichever slot holds the lane: a
+     * context's streams are fixed when it is made, before anyone knows which script's slot
+     * will print through them.
+     */
+    private final class Lane {
+        final Router out = new Router();
+        final Router err = new Router();
+        final WarmContexts warm = new WarmContexts(runtime, List.of(""), new ConsoleSink(out), new ConsoleSink(err),
+                1, null);
+    }
+
+    /** Where a lane's output goes now: the holding slot's capture, else nowhere. */
+    private static final class Router extends java.io.OutputStream {
+        volatile java.io.OutputStream target;
+
+        @Override
+        public void write(int b) throws IOException {
+            java.io.OutputStream t = target;
+            if (t != null) {
+                t.write(b);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            java.io.OutputStream t = target;
+            if (t != null) {
+                t.write(b, off, len);
+            }
+        }
     }
 
     /** Makes this service the one that serves requests arriving at {@code config}'s member. */
@@ -292,7 +335,14 @@ final class MemberService {
     private void closeSlot(Slot slot) {
         if (slots.remove(slot.id) != null) {
             // terminate() waits for the worker to stop: not on the requesting thread
-            Thread.ofPlatform().name("polypool-slot-close").daemon(true).start(slot.pool::terminate);
+            Thread.ofPlatform().name("polypool-slot-close").daemon(true).start(() -> {
+                slot.pool.terminate();
+                if (slot.lane != null) {
+                    slot.lane.out.target = null;
+                    slot.lane.err.target = null;
+                    lanes.add(slot.lane);
+                }
+            });
         }
     }
 
@@ -300,6 +350,9 @@ final class MemberService {
     void closeAll() {
         for (Slot s : List.copyOf(slots.values())) {
             closeSlot(s);
+        }
+        for (Lane l : allLanes) {
+            l.warm.close();
         }
     }
 
@@ -355,6 +408,7 @@ final class MemberService {
         final Capture err = new Capture();
         final OutcomeQueue decoder;
         final WorkerPool pool;
+        final Lane lane;
         final CompletableFuture<String> started = new CompletableFuture<>();
         final Map<Integer, String> functions = new ConcurrentHashMap<>();
         private CompletableFuture<Outcome> pending; // guarded by this
@@ -368,8 +422,16 @@ final class MemberService {
             this.setup = request.setup;
             this.tree = tree;
             this.decoder = new OutcomeQueue(setup);
+            // beyond the member's workers, a slot's context is made when it opens
+            this.lane = lanes.poll();
+            if (lane != null) {
+                lane.out.target = out;
+                lane.err.target = err;
+                lane.warm.setArgv(List.of(request.argv));
+            }
             this.pool = new WorkerPool(runtime, new WorkerPool.Config(1, 0, "polypool-slot",
-                    List.of(request.argv), new ConsoleSink(out), new ConsoleSink(err), null, this));
+                    List.of(request.argv), new ConsoleSink(out), new ConsoleSink(err),
+                    lane == null ? null : lane.warm, this));
         }
 
         /** Waits until the worker started; returns null, or why it could not. */
