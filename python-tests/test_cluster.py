@@ -58,7 +58,8 @@ class Member:
                                      stderr=subprocess.PIPE, text=True)
         self.lines = queue.Queue()
         self.log = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for line in self.proc.stderr:
@@ -112,7 +113,8 @@ class Script:
         self.proc = subprocess.Popen(child_interpreter() + [path], env=env, cwd=tmp, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.err = []
-        threading.Thread(target=lambda: self.err.extend(self.proc.stderr), daemon=True).start()
+        self._err_reader = threading.Thread(target=lambda: self.err.extend(self.proc.stderr), daemon=True)
+        self._err_reader.start()
 
     def expect(self, text):
         """The script's next stdout line, which must start with ``text``."""
@@ -130,18 +132,22 @@ class Script:
         open(os.path.join(self.steps, name), "w").close()
 
     def finish(self):
+        """The exit status and the rest of stdout, once the script ended; its stderr is
+        all in ``err`` then. (Not communicate(): it would read stderr too, racing the
+        reader thread.)"""
         try:
-            out, _ = self.proc.communicate(timeout=WAIT)
+            self.proc.wait(timeout=WAIT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise AssertionError(f"the script did not end within {WAIT} s; stderr: {''.join(self.err)}")
+        out = self.proc.stdout.read()
+        self._err_reader.join(WAIT)
         return self.proc.returncode, out
 
 
 def run_script(source, env, tmp, name="script.py"):
     s = Script(source, env, tmp, name)
     code, out = s.finish()
-    threading.Event().wait(0.2)  # the stderr reader's last lines
     return code, out, "".join(s.err)
 
 
@@ -287,7 +293,7 @@ class ClusterSemanticsTest(unittest.TestCase):
         except subprocess.TimeoutExpired:
             m.kill()
             self.fail(f"a member with another secret kept running: {m.log}")
-        threading.Event().wait(0.2)
+        m.reader.join(WAIT)  # its last lines
         self.assertNotEqual(m.proc.returncode, 0)
         self.assertIn("POLYPOOL_CLUSTER_SECRET", "".join(m.log))
 

@@ -219,7 +219,11 @@ final class Worker {
                     try {
                         outcome = s.run(current);
                     } catch (RemoteWorkers.MemberLost e) {
-                        if (!cancelled && !aborting) {
+                        boolean aborted;
+                        synchronized (this) {
+                            aborted = aborting;
+                        }
+                        if (!cancelled && !aborted) {
                             replace = true;
                             pool.retryOrLose(current, "worker " + name + " was lost with its member: " + e.getMessage());
                         }
