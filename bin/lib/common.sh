@@ -161,9 +161,17 @@ choose_jvm() {
 # -XX:+UseSerialGC: G1 (the default on 2+ cores) kept a Pool(2) imap script at 957 MiB peak
 # RSS here, the serial collector at 525 MiB, no slower (the live heap of three contexts is
 # ~135 MiB; G1's regions, remembered sets and eager heap growth are the difference).
+# Hazelcast (the cluster, dev.polypool.cluster) reaches these JDK internals for its I/O and
+# metrics; without them it warns at every start and takes slower paths.
+hazelcast_flags=(
+    --add-exports java.base/jdk.internal.ref=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED
+    --add-opens java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.management/sun.management=ALL-UNNAMED
+    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+)
 jvm_flags=(
     -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
     --upgrade-module-path="$here/target/jit"
     --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
     -Xss8m -Xlog:disable -Xlog:all=warning:stderr
+    "${hazelcast_flags[@]}"
 )

@@ -7,6 +7,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.HostAccess;
 
+import dev.polypool.cluster.ClusterClient;
 import dev.polypool.engine.ChildProcess;
 import dev.polypool.engine.OutcomeQueue;
 import dev.polypool.engine.PolyglotRuntime;
@@ -42,6 +43,7 @@ public final class MainContextBridge {
     private final java.util.concurrent.atomic.AtomicInteger identities = new java.util.concurrent.atomic.AtomicInteger();
     private final SignalRelay signals = new SignalRelay();
     private volatile ProgressDisplay progress;
+    private volatile ClusterClient cluster;
 
     /**
      * Creates the bridge and starts warming {@code warmContexts} worker contexts, which see
@@ -116,6 +118,60 @@ public final class MainContextBridge {
         if ("1".equals(environment.getenv("POLYPOOL_STATS"))) {
             pool.printStatsAtEnd(stderr);
         }
+        pools.add(pool);
+        return pool;
+    }
+
+    /**
+     * Makes the program's pools run their workers on {@code cluster}'s members
+     * ({@code POLYPOOL_CLUSTER}); {@code multiprocessing.Process} still runs here.
+     */
+    public void useCluster(ClusterClient cluster) {
+        this.cluster = cluster;
+    }
+
+    /** The number of workers of the cluster the program's pools run on, or -1 without one. */
+    @HostAccess.Export
+    public int clusterWorkers() {
+        ClusterClient c = cluster;
+        return c == null ? -1 : c.workers();
+    }
+
+    /**
+     * Starts a pool whose workers run on the cluster's members; returns at once, as
+     * {@link #startPool} does.
+     *
+     * @param processes the number of workers, spread over the members
+     * @param follow    whether the pool has a worker for every worker of the cluster instead,
+     *                  growing when a member joins
+     * @param paths     the program's files the workers must find, relative to a directory of
+     *                  their {@code sys.path}, one a line
+     * @param contents  their contents end to end, each byte a character
+     * @param ends      where each content ends in {@code contents}, comma-separated
+     * @throws IllegalStateException if the program runs on no cluster
+     */
+    @HostAccess.Export
+    public WorkerPool startClusterPool(int processes, boolean follow, int maxTasksPerWorker, String namePrefix,
+                                       Object setup, String paths, String contents, String ends) {
+        ClusterClient c = cluster;
+        if (c == null) {
+            throw new IllegalStateException("this program runs on no cluster");
+        }
+        java.util.Map<String, byte[]> files = new java.util.HashMap<>();
+        String[] names = paths.isEmpty() ? new String[0] : paths.split("\n");
+        String[] marks = ends.isEmpty() ? new String[0] : ends.split(",");
+        if (names.length != marks.length) {
+            throw new IllegalArgumentException(names.length + " paths but " + marks.length + " contents");
+        }
+        int start = 0;
+        for (int i = 0; i < names.length; i++) {
+            int end = Integer.parseInt(marks[i]);
+            files.put(names[i], contents.substring(start, end).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            start = end;
+        }
+        WorkerPool pool = new WorkerPool(runtime, new WorkerPool.Config(processes, maxTasksPerWorker, namePrefix,
+                argv, stdout, stderr, null, new OutcomeQueue(setup),
+                c.workers(setup, follow, argv, files, stdout, stderr)));
         pools.add(pool);
         return pool;
     }

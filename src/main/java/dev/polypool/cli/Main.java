@@ -14,6 +14,9 @@ import org.graalvm.polyglot.Source;
 import org.graalvm.polyglot.Value;
 
 import dev.polypool.bridge.MainContextBridge;
+import dev.polypool.cluster.ClusterClient;
+import dev.polypool.cluster.ClusterSettings;
+import dev.polypool.cluster.MemberMain;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessEnvironment;
 import dev.polypool.engine.Protocol;
@@ -189,6 +192,11 @@ public final class Main {
      * @throws IllegalArgumentException with CPython's wording for a bad command line
      */
     static Invocation parse(String[] args) {
+        if (args.length > 0 && args[0].equals("--member")) {
+            List<String> options = Arrays.asList(args).subList(1, args.length);
+            MemberMain.Options.parse(options); // refuse a bad command line before anything starts
+            return new Invocation("member", null, List.copyOf(options));
+        }
         // polypool's own options come first; the rest is python3's command line
         int first = 0;
         boolean progress = false;
@@ -332,9 +340,20 @@ public final class Main {
             out.println(USAGE);
             return unused(launch, 0);
         }
+        if (inv.mode().equals("member")) {
+            unused(launch, 0);
+            return MemberMain.run(MemberMain.Options.parse(inv.argv()), environment, messages);
+        }
         String problem = startMethodProblem(environment.getenv("POLYPOOL_START_METHOD"));
         if (problem != null) {
             messages.println("polypool: " + problem);
+            return unused(launch, 2);
+        }
+        java.util.concurrent.CompletableFuture<ClusterClient> cluster;
+        try {
+            cluster = connectCluster(environment, messages);
+        } catch (IllegalArgumentException e) {
+            messages.println("polypool: " + e.getMessage());
             return unused(launch, 2);
         }
         PolyglotRuntime runtime;
@@ -358,7 +377,17 @@ public final class Main {
         }
         launch.started().accept(main);
         int status;
+        ClusterClient client = null;
         try {
+            if (cluster != null) {
+                try {
+                    client = cluster.join();
+                } catch (java.util.concurrent.CompletionException e) {
+                    messages.println("polypool: " + e.getCause().getMessage());
+                    return 1;
+                }
+                main.bridge.useCluster(client);
+            }
             if (inv.mode().equals("version")) {
                 Value v = main.context.eval("python", "__import__('sys').version.split()[0]");
                 new PrintStream(main.out, true).println("Python " + v.asString());
@@ -388,8 +417,45 @@ public final class Main {
             status = 1;
         } finally {
             main.close();
+            if (client != null) {
+                client.close();
+            }
         }
         return status;
+    }
+
+    /** How long a script waits for the cluster of {@code POLYPOOL_CLUSTER} to answer. */
+    private static final long CLUSTER_TIMEOUT_MILLIS = 20_000;
+
+    /**
+     * Starts connecting to the cluster of {@code POLYPOOL_CLUSTER}, if set, while the main
+     * context starts; the program runs once every member passed the handshake.
+     *
+     * @return the connection to come, or null without {@code POLYPOOL_CLUSTER}
+     * @throws IllegalArgumentException if the variables are malformed
+     */
+    private static java.util.concurrent.CompletableFuture<ClusterClient> connectCluster(ProcessEnvironment env,
+                                                                                       PrintStream messages) {
+        String where = env.getenv("POLYPOOL_CLUSTER");
+        if (where == null || where.isBlank()) {
+            return null;
+        }
+        List<java.net.InetSocketAddress> addresses;
+        try {
+            addresses = ClusterSettings.parseAddresses(where);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("POLYPOOL_CLUSTER=" + where + ": " + e.getMessage());
+        }
+        ClusterSettings settings = ClusterSettings.fromEnvironment(env);
+        java.util.concurrent.CompletableFuture<ClusterClient> f = new java.util.concurrent.CompletableFuture<>();
+        Thread.ofPlatform().name("polypool-cluster-connect").daemon(true).start(() -> {
+            try {
+                f.complete(ClusterClient.connect(addresses, settings, CLUSTER_TIMEOUT_MILLIS, messages));
+            } catch (ClusterClient.Refused | RuntimeException e) {
+                f.completeExceptionally(e);
+            }
+        });
+        return f;
     }
 
     /** Closes the launch's prepared context, which a run that ends before its program does not use. */

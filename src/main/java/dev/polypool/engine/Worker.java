@@ -7,7 +7,8 @@ import org.graalvm.polyglot.PolyglotException;
 import org.graalvm.polyglot.Value;
 
 /**
- * One pool worker: a platform thread that owns one GraalPy context for its whole life.
+ * One pool worker: a platform thread that owns one GraalPy context for its whole life, or,
+ * in a pool with {@link RemoteWorkers}, one worker slot on a cluster member.
  *
  * <p>The thread takes a context, has the pool's {@link Driver} start it (identity, the
  * parent's state, the initializer), then takes tasks until it is told to stop,
@@ -23,7 +24,10 @@ final class Worker {
     private final CountDownLatch exited = new CountDownLatch(1);
     private final PoolStats.PerWorker stats;
     private volatile Context context;
+    private volatile RemoteWorkers.Slot slot;
     private volatile boolean cancelled;
+    // the remote slot's member left the cluster
+    private volatile boolean memberLost;
     // the task being run and whether abort() targeted it; guarded by this
     private Task running;
     private boolean aborting;
@@ -48,6 +52,10 @@ final class Worker {
     void cancel() {
         cancelled = true;
         thread.interrupt();
+        RemoteWorkers.Slot s = slot;
+        if (s != null) {
+            s.close();
+        }
         Context c = context;
         if (c != null) {
             try {
@@ -74,6 +82,11 @@ final class Worker {
             aborting = true;
             c = context;
         }
+        RemoteWorkers.Slot s = slot;
+        if (s != null) {
+            s.close();
+            return true;
+        }
         Thread.ofPlatform().name("polypool-abort-" + name).daemon(true).start(() -> {
             try {
                 c.close(true);
@@ -93,6 +106,10 @@ final class Worker {
     }
 
     private void run() {
+        if (pool.config().remote() != null) {
+            runRemote(pool.config().remote());
+            return;
+        }
         WorkerPool.Config config = pool.config();
         WarmContexts.Prepared prepared = null;
         boolean replace = false;
@@ -175,6 +192,97 @@ final class Worker {
             exited.countDown();
             pool.workerExited(this, replace);
         }
+    }
+
+    /**
+     * The loop of a remote worker: as {@link #run()}'s, with the slot's member in place of a
+     * context. A task whose member is lost goes back to the pool's queue (once) and the worker
+     * is replaced, on another member; so is an idle worker whose member left.
+     */
+    private void runRemote(RemoteWorkers remote) {
+        boolean replace = false;
+        Task current = null;
+        RemoteWorkers.Slot s = null;
+        try {
+            try {
+                s = remote.open(name, identity, this::memberLeft);
+            } catch (RemoteWorkers.Unavailable e) {
+                if (!cancelled) {
+                    pool.markBroken(e.getMessage());
+                }
+                return;
+            }
+            if (s == null) {
+                return;
+            }
+            slot = s;
+            if (cancelled) {
+                return;
+            }
+            int limit = pool.config().maxTasksPerWorker();
+            int done = 0;
+            while (!cancelled && !memberLost) {
+                current = pool.nextTask();
+                if (current == null) {
+                    break;
+                }
+                synchronized (this) {
+                    running = current;
+                }
+                if (!pool.takeAborted(current.jobId())) {
+                    Outcome outcome;
+                    try {
+                        outcome = s.run(current);
+                    } catch (RemoteWorkers.MemberLost e) {
+                        boolean aborted;
+                        synchronized (this) {
+                            aborted = aborting;
+                        }
+                        if (!cancelled && !aborted) {
+                            replace = true;
+                            pool.retryOrLose(current, "worker " + name + " was lost with its member: " + e.getMessage());
+                        }
+                        current = null;
+                        break;
+                    }
+                    pool.ranRemotely(current);
+                    pool.deliver(outcome);
+                }
+                current = null;
+                synchronized (this) {
+                    running = null;
+                    if (aborting) {
+                        replace = true;
+                        break;
+                    }
+                }
+                if (limit > 0 && ++done >= limit) {
+                    replace = true;
+                    break;
+                }
+            }
+            replace |= memberLost && !cancelled;
+        } catch (InterruptedException e) {
+            // terminate() woke us, or the member left while we waited for a task
+            if (memberLost && !cancelled) {
+                replace = true;
+                if (current != null) {
+                    pool.retryOrLose(current, "worker " + name + " was lost with its member");
+                }
+            }
+        } finally {
+            if (s != null) {
+                s.close();
+            }
+            Trace.log("exited");
+            exited.countDown();
+            pool.workerExited(this, replace);
+        }
+    }
+
+    private void memberLeft() {
+        memberLost = true;
+        thread.interrupt();
     }
 
     /**

@@ -1,13 +1,15 @@
 package dev.polypool.engine;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -51,6 +53,11 @@ import dev.polypool.sync.HandleTable;
  * {@code os._exit}, or its context crashed) completes with status {@link Protocol#LOST}, so
  * a caller never waits forever.
  *
+ * <p><b>Remote workers.</b> A pool made with {@link Config#remote()} runs its workers on a
+ * cluster's members instead of in this JVM (see {@link RemoteWorkers}); queue, states and
+ * outcomes stay here. A task whose member left while running it goes back to the front of the
+ * queue, once ({@link #retryOrLose}); a second loss completes it as {@link Protocol#LOST}.
+ *
  * <p><b>Callers.</b> A Python context calls the methods annotated {@link HostAccess.Export}
  * (its driver is an {@link OutcomeQueue}); the Java API calls them directly and may also
  * {@linkplain #abort(long) stop} a running task.
@@ -73,9 +80,17 @@ public final class WorkerPool {
      * @param warm               where workers take their contexts from; null to create each
      *                           in its worker's thread
      * @param driver             how workers start, how results are decoded, who receives the outcomes
+     * @param remote             where the workers run when not in this JVM; null for here
      */
     public record Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
-                         ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm, Driver driver) {
+                         ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm, Driver driver,
+                         RemoteWorkers remote) {
+        /** A pool whose workers run in this JVM. */
+        public Config(int processes, int maxTasksPerWorker, String namePrefix, List<String> argv,
+                      ConsoleSink stdout, ConsoleSink stderr, WarmContexts warm, Driver driver) {
+            this(processes, maxTasksPerWorker, namePrefix, argv, stdout, stderr, warm, driver, null);
+        }
+
         public Config {
             if (processes < 1) {
                 throw new IllegalArgumentException("processes must be at least 1");
@@ -95,7 +110,8 @@ public final class WorkerPool {
 
     private final PolyglotRuntime runtime;
     private final Config config;
-    private final BlockingQueue<Task> tasks = new LinkedBlockingQueue<>();
+    // a deque: a task whose remote worker was lost goes back to the front, before the stop signs
+    private final BlockingDeque<Task> tasks = new LinkedBlockingDeque<>();
     private final List<Worker> workers = new CopyOnWriteArrayList<>();
     private final AtomicInteger queuedTasks = new AtomicInteger();
     // jobs abort() found on no worker: one may be between the queue and its worker's run
@@ -109,6 +125,8 @@ public final class WorkerPool {
     private final List<HandleTable> releasedAtEnd = new ArrayList<>();
     private final PoolStats stats;
     private volatile ConsoleSink statsAtEnd;
+    // tasks that already went back to the queue once after a lost member; guarded by lock
+    private final Set<Task> retried = Collections.newSetFromMap(new IdentityHashMap<>());
 
     /**
      * Creates the pool and starts its workers in the background.
@@ -122,6 +140,36 @@ public final class WorkerPool {
         Log.ENGINE.info(() -> "pool " + stats.getName() + " starting " + config.processes() + " workers");
         synchronized (lock) {
             for (int i = 0; i < config.processes(); i++) {
+                startWorker();
+            }
+        }
+        if (config.remote() != null) {
+            config.remote().attach(this);
+        }
+    }
+
+    /** Why the pool is broken (a worker could not start), or null while it is not. */
+    public String brokenReason() {
+        synchronized (lock) {
+            return brokenReason;
+        }
+    }
+
+    /** The number of workers, live or starting. */
+    public int workerCount() {
+        return workers.size();
+    }
+
+    /**
+     * Starts {@code n} more workers while the pool runs and is not broken: a remote pool that
+     * follows its cluster's size grows when a member joins. Never blocks.
+     */
+    public void grow(int n) {
+        synchronized (lock) {
+            if (state != State.RUNNING || brokenReason != null) {
+                return;
+            }
+            for (int i = 0; i < n; i++) {
                 startWorker();
             }
         }
@@ -416,6 +464,30 @@ public final class WorkerPool {
     void deliver(Outcome outcome) {
         stats.outcome(outcome.status());
         config.driver().deliver(outcome);
+    }
+
+    /**
+     * A remote worker's member was lost while running {@code task}: it goes back to the front
+     * of the queue, unless it went back once already or the pool cannot run it any more, in
+     * which case it completes as {@link Protocol#LOST} with {@code why}.
+     */
+    void retryOrLose(Task task, String why) {
+        synchronized (lock) {
+            if (state != State.TERMINATED && brokenReason == null && retried.add(task)) {
+                queuedTasks.incrementAndGet();
+                tasks.addFirst(task);
+                return;
+            }
+            retried.remove(task);
+        }
+        deliver(new Outcome(task.jobId(), task.index(), Protocol.LOST, why));
+    }
+
+    /** A remote worker ran {@code task} to its outcome: it is no longer one that went back. */
+    void ranRemotely(Task task) {
+        synchronized (lock) {
+            retried.remove(task);
+        }
     }
 
     /** A worker could not start: fail what is queued and what comes later. */

@@ -67,6 +67,11 @@ public final class Blob {
         return size;
     }
 
+    /** Whether exactly one reader opens it. */
+    public boolean readOnce() {
+        return readOnce;
+    }
+
     /** Whether the bytes are the value itself ({@code bytes}) rather than its pickle. */
     @HostAccess.Export
     public boolean raw() {

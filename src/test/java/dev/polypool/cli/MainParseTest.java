@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
@@ -68,5 +69,34 @@ class MainParseTest {
         }
         assertEquals("POLYPOOL_START_METHOD=threads: expected one of fork, spawn, forkserver",
                 Main.startMethodProblem("threads"));
+    }
+
+    @Test
+    void memberOptions() {
+        Main.Invocation inv = Main.parse(new String[] {"--member", "--listen", "10.0.0.2:6000", "--join",
+                "10.0.0.1:5701,[::1]", "--workers=3"});
+        assertEquals("member", inv.mode());
+        dev.polypool.cluster.MemberMain.Options o = dev.polypool.cluster.MemberMain.Options.parse(inv.argv());
+        assertEquals("10.0.0.2", o.listen().getHostString());
+        assertEquals(6000, o.listen().getPort());
+        assertEquals(2, o.join().size());
+        assertEquals("::1", o.join().get(1).getHostString());
+        assertEquals(5701, o.join().get(1).getPort());
+        assertEquals(3, o.workers());
+        dev.polypool.cluster.MemberMain.Options d = dev.polypool.cluster.MemberMain.Options.parse(List.of());
+        assertEquals("127.0.0.1", d.listen().getHostString());
+        assertEquals(5701, d.listen().getPort());
+        assertEquals(List.of(), d.join());
+    }
+
+    @Test
+    void badMemberOptionsAreRejected() {
+        for (String[] bad : new String[][] {{"--member", "--workers", "0"}, {"--member", "--workers", "x"},
+                {"--member", "--listen", "h:99999"}, {"--member", "--listen"}, {"--member", "--bogus", "1"},
+                {"--member", "--join", ","}}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Main.parse(bad),
+                    String.join(" ", bad));
+            assertTrue(e.getMessage().startsWith("polypool --member: "), e.getMessage());
+        }
     }
 }

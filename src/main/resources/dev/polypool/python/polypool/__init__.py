@@ -21,6 +21,7 @@ Pools, executors, processes (the submitting side)
 Workers (the receiving side)
 - worker:        start-up and task runner of Python pools' workers and of processes.
 - embed:         start-up and task runner of the Java API's (``PythonPool``) workers.
+- cluster:       pools on a cluster's members: the script's files, a member's worker start-up.
 
 Crossing contexts
 - codec:         the wire format: pickles as Latin-1 text, spill files, function references.

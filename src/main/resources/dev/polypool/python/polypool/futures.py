@@ -17,7 +17,6 @@ included).
 """
 
 import itertools
-import os
 import sys
 import threading
 import time
@@ -82,8 +81,9 @@ class ProcessPoolExecutor(_base.Executor):
 
     def __init__(self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
                  max_tasks_per_child=None):
+        self._follow = max_workers is None  # on a cluster: as many workers as it has
         if max_workers is None:
-            max_workers = os.cpu_count() or 1
+            max_workers = tasks.default_workers()
         elif max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         if mp_context is None:
@@ -116,7 +116,7 @@ class ProcessPoolExecutor(_base.Executor):
         method = self._mp_context.get_start_method()
         self._engine = tasks.start_engine(
             self._max_workers, self._max_tasks_per_child, _WORKER_PREFIX.get(method, "ForkProcess"),
-            method, self._initializer, self._initargs, tasks.FUTURES_ERRORS)
+            method, self._initializer, self._initargs, tasks.FUTURES_ERRORS, follow=self._follow)
         self._sender = tasks.Sender(self._engine, method)
         self._results = threading.Thread(
             target=ProcessPoolExecutor._handle_results,

@@ -14,7 +14,6 @@ deadlocks).
 """
 
 import itertools
-import os
 import queue
 import sys
 import threading
@@ -111,8 +110,9 @@ class Pool(mp_pool.Pool):
         self._cache = {}
         self._feeder = None
         self._feed_queue = None
+        follow = processes is None  # on a cluster: as many workers as it has, joiners too
         if processes is None:
-            processes = os.cpu_count() or 1
+            processes = tasks.default_workers()
         if processes < 1:
             raise ValueError("Number of processes must be at least 1")
         if maxtasksperchild is not None:
@@ -127,7 +127,7 @@ class Pool(mp_pool.Pool):
 
         prefix = self._ctx.worker_prefix() if hasattr(self._ctx, "worker_prefix") else "ForkPoolWorker"
         self._engine = tasks.start_engine(processes, maxtasksperchild, prefix, self._ctx.get_start_method(),
-                                          initializer, initargs, tasks.POOL_ERRORS)
+                                          initializer, initargs, tasks.POOL_ERRORS, follow=follow)
         self._sender = tasks.Sender(self._engine, self._ctx.get_start_method())
         self._state = RUN
         self._result_handler = threading.Thread(

@@ -4,6 +4,7 @@ and ``polypool.futures`` (``ProcessPoolExecutor``).
 """
 
 import itertools
+import os
 import types
 
 from polypool import byvalue, codec
@@ -34,13 +35,26 @@ def chunked(items, size):
     return iter(lambda: list(itertools.islice(it, size)), [])
 
 
-def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors):
-    """Start a Java WorkerPool whose workers inherit this context's state."""
-    from polypool import connection
+def default_workers():
+    """What a pool with no size gets: every worker of the cluster the program runs on
+    (``POLYPOOL_CLUSTER``), else one per processor."""
+    from polypool import cluster
+    return cluster.workers() or os.cpu_count() or 1
+
+
+def start_engine(processes, max_tasks, name_prefix, start_method, initializer, initargs, errors,
+                 follow=False):
+    """Start a Java WorkerPool whose workers inherit this context's state; on a cluster's
+    members when the program runs on one, with a worker for each of the cluster's when
+    ``follow``."""
+    from polypool import cluster, connection
     check_may_have_children()
     with connection.inheriting(start_method, shared=True) as inherited:
         setup = child_setup(start_method, initializer, initargs, errors)
-        engine = host.startPool(processes, max_tasks or 0, name_prefix, setup, template(start_method))
+        if cluster.workers() is not None:
+            engine = cluster.start_engine(host, processes, follow, max_tasks, name_prefix, setup)
+        else:
+            engine = host.startPool(processes, max_tasks or 0, name_prefix, setup, template(start_method))
     engine.closeWhenEnded(inherited)
     if initializer is None:
         # a worker's start is then invisible to the program: one the pool never needed
