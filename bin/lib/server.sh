@@ -41,8 +41,13 @@ server_setup() {
     # G1 rather than run_flags' serial collector, with G1PeriodicGCInterval: a server between
     # runs collects and gives memory back to the system within a minute; G1 otherwise keeps
     # the heap it grew to (GBs after a few runs)
+    # CompilerThreads=2: every run imports the same modules again, so a server's engine
+    # compiles module bodies, one of them for 41 s (and then fails: code too large); with
+    # Truffle's one compiler thread on 2 cores that held back the program's own hot code (a
+    # warm server's examples/primes.py ran 26 s interpreted, 7 s with a second thread)
     # shellcheck disable=SC2206
-    server_cmd=("$java" "${run_flags[@]}" -XX:-UseSerialGC -XX:+UseG1GC -XX:G1PeriodicGCInterval=60000 ${POLYPOOL_JVM_OPTS:-}
+    server_cmd=("$java" "${run_flags[@]}" -XX:-UseSerialGC -XX:+UseG1GC -XX:G1PeriodicGCInterval=60000
+        -Dpolyglot.engine.CompilerThreads=2 ${POLYPOOL_JVM_OPTS:-}
         dev.polypool.server.Server "$server_dir")
 }
 
