@@ -67,6 +67,21 @@ final class Worker {
     }
 
     /**
+     * A task ended, the worker's {@code done}th: whether the worker must stop now, to be
+     * replaced (its context is being closed under it, so the next task must not start
+     * there, or it reached its task limit).
+     */
+    private boolean endsAfterTask(int limit, int done) {
+        synchronized (this) {
+            running = null;
+            if (aborting) {
+                return true;
+            }
+        }
+        return limit > 0 && done >= limit;
+    }
+
+    /**
      * Stops the task of job {@code jobId} if this worker runs one: closes the context on
      * another thread (closing waits for the cancelled code to stop) and lets the worker exit
      * to be replaced. Never blocks.
@@ -158,15 +173,7 @@ final class Worker {
                     pool.deliver(outcome);
                 }
                 current = null;
-                synchronized (this) {
-                    running = null;
-                    if (aborting) {
-                        // the context is being closed under us: the next task must not start in it
-                        replace = true;
-                        break;
-                    }
-                }
-                if (limit > 0 && ++done >= limit) {
+                if (endsAfterTask(limit, ++done)) {
                     replace = true;
                     break;
                 }
@@ -249,14 +256,7 @@ final class Worker {
                     pool.deliver(outcome);
                 }
                 current = null;
-                synchronized (this) {
-                    running = null;
-                    if (aborting) {
-                        replace = true;
-                        break;
-                    }
-                }
-                if (limit > 0 && ++done >= limit) {
+                if (endsAfterTask(limit, ++done)) {
                     replace = true;
                     break;
                 }
