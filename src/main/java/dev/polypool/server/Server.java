@@ -427,15 +427,17 @@ public final class Server {
                 if (spare != null && prepared == null) {
                     spare.discard(); // making it failed (logged): its thread goes
                 }
+                boolean outTerminal = tty.length > 1 && tty[1] != 0;
+                boolean errTerminal = tty.length > 2 && tty[2] != 0;
                 if (prepared == null) {
                     ConsoleSink stdout = new ConsoleSink(out);
                     ConsoleSink stderr = new ConsoleSink(err);
-                    stdout.reachesTerminal(tty.length > 1 && tty[1] != 0);
-                    stderr.reachesTerminal(tty.length > 2 && tty[2] != 0);
+                    stdout.reachesTerminal(outTerminal);
+                    stderr.reachesTerminal(errTerminal);
                     status = Main.run(args, new Main.Launch(stdin, stdout, stderr, environment, this::started, null));
                 } else {
-                    spare.stdout.reachesTerminal(tty.length > 1 && tty[1] != 0);
-                    spare.stderr.reachesTerminal(tty.length > 2 && tty[2] != 0);
+                    spare.stdout.reachesTerminal(outTerminal);
+                    spare.stderr.reachesTerminal(errTerminal);
                     spare.out.connect(out);
                     spare.err.connect(err);
                     spare.in.connect(stdin);
