@@ -17,6 +17,8 @@ import multiprocessing
 import os
 import queue
 import resource
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -617,6 +619,18 @@ if __name__ == "__main__":
         while not got:
             time.sleep(0.05)
         say("handled", got[0])
+    elif mode == "ignored":
+        say("ignoring", signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+            signal.getsignal(signal.SIGHUP) == signal.SIG_IGN)
+        say("waiting ignored")
+        time.sleep(4)  # the SIGINT and SIGHUP sent meanwhile change nothing
+        say("slept")
+        got = []
+        signal.signal(signal.SIGINT, lambda s, f: got.append(s))
+        say("waiting handler")
+        while not got:
+            time.sleep(0.05)
+        say("handled", got[0])
     elif mode == "uncaught":
         with multiprocessing.Pool(2) as pool:
             say("waiting uncaught")
@@ -644,13 +658,17 @@ if __name__ == "__main__":
 class SignalledChild:
     """A child interpreter running SIGNALLED_CHILD, read line by line with a timeout."""
 
-    def __init__(self, test, *args, env=None):
+    def __init__(self, test, *args, env=None, ignore=()):
         interpreter = child_interpreter()
         self._dir = tempfile.TemporaryDirectory()
         script = os.path.join(self._dir.name, "signalled_child.py")
         with open(script, "w") as f:
             f.write(SIGNALLED_CHILD)
-        self.proc = subprocess.Popen(interpreter + [script, *args], stdout=subprocess.PIPE,
+        command = interpreter + [script, *args]
+        if ignore:  # a shell that ignores them, then becomes the child (GraalPy has no preexec_fn)
+            traps = " ".join(signal.Signals(s).name[3:] for s in ignore)
+            command = ["sh", "-c", 'trap "" %s; exec "$@"' % traps, "sh"] + command
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True,
                                      env=dict(os.environ, **(env or {})))
         self._lines = queue.Queue()
@@ -714,6 +732,17 @@ class SignalTest(FaultTest):
         self.assertEqual(child.finish(), ["handled %d" % signal.SIGINT])
         self.assertEqual(child.proc.returncode, 0, child.stderr())
 
+    def test_signals_ignored_at_start_stay_ignored_until_the_program_handles_them(self):
+        # as under nohup, or a shell's background job: the process starts with SIG_IGN
+        child = SignalledChild(self, "ignored", ignore=(signal.SIGINT, signal.SIGHUP))
+        self.assertEqual(child.line(), "ignoring True True", child.stderr())
+        child.signal_when_waiting(signal.SIGINT)
+        child.proc.send_signal(signal.SIGHUP)
+        self.assertEqual(child.line(), "slept", child.stderr())
+        child.signal_when_waiting(signal.SIGINT)
+        self.assertEqual(child.finish(), ["handled %d" % signal.SIGINT])
+        self.assertEqual(child.proc.returncode, 0, child.stderr())
+
     def test_uncaught_keyboard_interrupt_ends_the_program(self):
         child = SignalledChild(self, "uncaught")
         child.signal_when_waiting(signal.SIGINT)
@@ -751,6 +780,29 @@ class SignalTest(FaultTest):
                 break
             time.sleep(0.1)
         self.assertFalse(os.path.exists(path))
+
+
+class TerminalTest(unittest.TestCase):
+    """The program's ``isatty()`` of its standard streams tells what its fds are."""
+
+    PROGRAM = ("import os, sys; print(sys.stdin.isatty(), sys.stdout.isatty(), sys.stderr.isatty(), "
+               "os.isatty(0), os.isatty(1), os.isatty(2))")
+
+    def run_child(self, under_a_terminal):
+        command = child_interpreter() + ["-c", self.PROGRAM]
+        if under_a_terminal:
+            command = ["script", "-q", "-e", "-c", " ".join(shlex.quote(a) for a in command), "/dev/null"]
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=TIMEOUT * 10)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return done.stdout.strip().splitlines()[-1].split()
+
+    @unittest.skipUnless(shutil.which("script"), "needs script(1) for a pseudo-terminal")
+    def test_a_terminal(self):
+        self.assertEqual(self.run_child(True), ["True"] * 6)
+
+    def test_pipes(self):
+        self.assertEqual(self.run_child(False), ["False"] * 6)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@
  * DIR is the server's directory (socket, lock, pid, server.log). It forwards the program's
  * arguments, the working directory, the environment and the isatty() of fds 0-2, answers the
  * server's requests for stdin (one read(2) each, so nothing is read ahead), copies the
- * program's stdout and stderr to fds 1 and 2, forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT,
- * and exits with the program's status. PROGRAM-ARGS "--server status|stop|start" control
- * the server instead. The frame format is documented in dev.polypool.server.Frames.
+ * program's stdout and stderr to fds 1 and 2, forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT
+ * (and says which of them it was started ignoring: the program starts ignoring those too, as
+ * CPython does, yet may handle them later), and exits with the program's status.
+ * PROGRAM-ARGS "--server status|stop|start" control the server instead. The frame format is documented in dev.polypool.server.Frames.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +34,7 @@ extern char **environ;
 static const char *dir;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int sig_pipe[2];
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 static void die(const char *fmt, const char *arg) {
     fprintf(stderr, "polypool: ");
@@ -258,13 +260,23 @@ int main(int argc, char **argv) {
         free(buf);
         char tty[3] = {(char)isatty(0), (char)isatty(1), (char)isatty(2)};
         send_frame(fd, 'T', tty, 3);
+        unsigned char ignored[4 * sizeof forwarded / sizeof *forwarded];
+        uint32_t nignored = 0;
+        for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
+            struct sigaction old;
+            if (sigaction(forwarded[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
+                unsigned char *b = ignored + 4 * nignored++;
+                b[0] = b[1] = b[2] = 0;
+                b[3] = (unsigned char)forwarded[i];
+            }
+        }
+        send_frame(fd, 'D', ignored, 4 * nignored);
         send_frame(fd, 'G', "", 0);
     }
 
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) die("pipe: %s", strerror(errno));
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
-    int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 

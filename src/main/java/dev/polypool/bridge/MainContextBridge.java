@@ -33,6 +33,7 @@ public final class MainContextBridge {
     private final ProcessEnvironment environment;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
+    private volatile boolean stdinTerminal;
     private final int warmContexts;
     private final WarmContexts warm;
     private String templateKey; // guarded by this, as is templates
@@ -246,6 +247,40 @@ public final class MainContextBridge {
     @HostAccess.Export
     public boolean adoptSignal(int signum, org.graalvm.polyglot.Value register) {
         return signals.adopt(signum, register);
+    }
+
+    /** Says whether the program's stdin is a terminal (its stdout and stderr say so themselves). */
+    public void stdinIsTerminal(boolean value) {
+        stdinTerminal = value;
+    }
+
+    /**
+     * Whether the program's stdin, stdout and stderr are terminals, for its {@code isatty()}
+     * (GraalPy's is always false).
+     */
+    @HostAccess.Export
+    public boolean[] standardTerminals() {
+        return new boolean[] {stdinTerminal, stdout.isTerminal(), stderr.isTerminal()};
+    }
+
+    /**
+     * The signals the program's process started ignoring (inherited {@code SIG_IGN}): the
+     * program starts ignoring them too, as CPython does. Called before the program starts.
+     */
+    public void ignoreSignalsAtStart(java.util.Collection<Integer> signums) {
+        signals.ignoreAtStart(signums);
+    }
+
+    /** What {@link #ignoreSignalsAtStart} was given, for the program's {@code signal.getsignal}. */
+    @HostAccess.Export
+    public int[] signalsIgnoredAtStart() {
+        return signals.ignoredAtStart();
+    }
+
+    /** The program now ignores {@code signum} (its handler is {@code SIG_IGN}), or no longer does. */
+    @HostAccess.Export
+    public void signalIgnored(int signum, boolean ignored) {
+        signals.ignored(signum, ignored);
     }
 
     /** The main thread begins to handle {@code signum}: its handler, or the default action, runs. */

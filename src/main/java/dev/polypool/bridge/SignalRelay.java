@@ -26,6 +26,10 @@ import sun.misc.SignalHandler;
  * and {@link #raise} calls the kept handler. Signals raised before the program started
  * wait until {@link #start}.
  *
+ * <p>A signal the program ignores ({@link #ignored}; at first, those its process started
+ * ignoring) is dropped here, as the kernel drops it for a CPython process: it interrupts no
+ * wait.
+ *
  * <p>A SIGTERM or SIGHUP that the main thread has not {@linkplain #taken taken} within
  * {@link #GRACE_MILLIS} (it is busy in code that never checks for signals, such as
  * {@code list()} of an endless iterator) is handed to the owner's
@@ -46,6 +50,8 @@ final class SignalRelay {
     private final Map<Integer, SignalHandler> handlers = new ConcurrentHashMap<>();
     private final List<Integer> pending = new ArrayList<>(); // guarded by this
     private final Map<Integer, Long> awaiting = new ConcurrentHashMap<>(); // signal -> when raised
+    private final java.util.Set<Integer> ignored = ConcurrentHashMap.newKeySet();
+    private volatile int[] ignoredAtStart = new int[0];
     private boolean started; // guarded by this
     private volatile IntConsumer unresponsive;
 
@@ -102,6 +108,9 @@ final class SignalRelay {
      * is dropped; one before the program started waits for {@link #start}.
      */
     void raise(int signum) {
+        if (ignored.contains(signum)) {
+            return;
+        }
         if ((signum == 1 || signum == 15) && unresponsive != null) {
             long raisedAt = System.nanoTime();
             if (awaiting.putIfAbsent(signum, raisedAt) == null) {
@@ -122,6 +131,25 @@ final class SignalRelay {
         SignalHandler handler = handlers.get(signum);
         if (handler != null) {
             handler.handle(new Signal(name(signum)));
+        }
+    }
+
+    /** The signals the program starts ignoring; called before it starts. */
+    void ignoreAtStart(java.util.Collection<Integer> signums) {
+        ignoredAtStart = signums.stream().mapToInt(Integer::intValue).toArray();
+        ignored.addAll(signums);
+    }
+
+    int[] ignoredAtStart() {
+        return ignoredAtStart.clone();
+    }
+
+    /** The program's handler of {@code signum} is now {@code SIG_IGN} (or no longer is). */
+    void ignored(int signum, boolean ignoring) {
+        if (ignoring) {
+            ignored.add(signum);
+        } else {
+            ignored.remove(signum);
         }
     }
 

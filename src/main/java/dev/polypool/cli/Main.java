@@ -17,6 +17,7 @@ import dev.polypool.bridge.MainContextBridge;
 import dev.polypool.cluster.ClusterClient;
 import dev.polypool.cluster.ClusterSettings;
 import dev.polypool.cluster.MemberMain;
+import dev.polypool.engine.NativePosix;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessEnvironment;
 import dev.polypool.engine.Protocol;
@@ -66,7 +67,10 @@ public final class Main {
         /** This JVM's own streams, working directory and environment. */
         public static Launch inProcess() {
             return new Launch(System.in, ConsoleSink.stdout(), ConsoleSink.stderr(), ProcessEnvironment.INHERIT,
-                    main -> relaySignals(main.bridge()), null);
+                    main -> {
+                        relaySignals(main.bridge());
+                        main.bridge().stdinIsTerminal(dev.polypool.io.Terminal.isTerminal(0));
+                    }, null);
         }
     }
 
@@ -301,14 +305,25 @@ public final class Main {
             System.exit(128 + signum);
         });
         String[] names = {"HUP", "INT", "USR1", "USR2", "ALRM", "TERM"};
+        List<Integer> ignored = new ArrayList<>();
         for (int i = 0; i < names.length; i++) {
             int signum = RELAYED_SIGNALS[i];
+            sun.misc.Signal signal = new sun.misc.Signal(names[i]);
+            sun.misc.SignalHandler relay = s -> bridge.raiseSignal(signum);
             try {
-                sun.misc.Signal.handle(new sun.misc.Signal(names[i]), s -> bridge.raiseSignal(signum));
+                if (sun.misc.Signal.handle(signal, relay) == sun.misc.SignalHandler.SIG_IGN) {
+                    // started ignoring it (nohup, a shell's background job): the program
+                    // starts ignoring it too, and the JVM must be let handle it for when
+                    // the program sets a handler
+                    ignored.add(signum);
+                    NativePosix.get().restoreDefaultAction(signum);
+                    sun.misc.Signal.handle(signal, relay);
+                }
             } catch (IllegalArgumentException e) {
                 // the VM uses this one itself
             }
         }
+        bridge.ignoreSignalsAtStart(ignored);
     }
 
     public static void main(String[] args) {

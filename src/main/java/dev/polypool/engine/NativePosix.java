@@ -64,6 +64,9 @@ public final class NativePosix {
         static final MethodHandle SCHED_GETAFFINITY = link("sched_getaffinity",
                 FunctionDescriptor.of(INT, INT, LONG, ValueLayout.ADDRESS));
 
+        static final MethodHandle SIGNAL = LINKER.downcallHandle(LIBC.find("signal").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.ADDRESS, INT, ValueLayout.ADDRESS));
+
         private static MethodHandle link(String name, FunctionDescriptor descriptor) {
             return LINKER.downcallHandle(LIBC.find(name).orElseThrow(), descriptor,
                     Linker.Option.captureCallState("errno"));
@@ -85,6 +88,19 @@ public final class NativePosix {
             return new long[] {result, result == -1 && (failsWithMinusOne || errno != 0) ? errno : 0};
         } catch (Throwable e) {
             throw new IllegalStateException("native call failed: " + e, e);
+        }
+    }
+
+    /**
+     * Gives signal {@code signum} its default action in this process. The JVM will not
+     * handle a signal the process started ignoring (it leaves SIG_IGN in place), which a
+     * program may yet want to handle, as a CPython program may.
+     */
+    public void restoreDefaultAction(int signum) {
+        try {
+            Calls.SIGNAL.invoke(signum, MemorySegment.NULL); // SIG_DFL
+        } catch (Throwable e) {
+            throw new IllegalStateException("signal(" + signum + ", SIG_DFL) failed: " + e, e);
         }
     }
 

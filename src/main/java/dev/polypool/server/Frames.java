@@ -13,7 +13,7 @@ import java.util.concurrent.LinkedBlockingQueue;
  * The framing of the resident engine's protocol: each frame is a type byte, a big-endian
  * 32-bit payload length and the payload. {@code bin/lib/client.c} is the other end.
  *
- * <p>Client to server: {@link #ARGV}, {@link #CWD}, {@link #ENV}, {@link #TTY}, then
+ * <p>Client to server: {@link #ARGV}, {@link #CWD}, {@link #ENV}, {@link #TTY}, {@link #IGNORED}, then
  * {@link #GO} to start the run (or one {@link #CONTROL} frame instead); during the run
  * {@link #STDIN} answers each {@link #STDIN_WANTED} (an empty payload is end of file) and
  * {@link #SIGNAL} forwards a signal the client received. Server to client:
@@ -24,6 +24,7 @@ final class Frames {
     static final byte CWD = 'C';       // a path
     static final byte ENV = 'V';       // NUL-terminated NAME=value strings
     static final byte TTY = 'T';       // 3 bytes: isatty(0), isatty(1), isatty(2)
+    static final byte IGNORED = 'D';   // 32-bit numbers of the signals the client started ignoring
     static final byte GO = 'G';        // empty
     static final byte CONTROL = 'Q';   // "status", "stop" or "retire"
     static final byte STDIN = 'I';     // bytes read from the client's stdin; empty at end of file
@@ -47,6 +48,15 @@ final class Frames {
             }
             return ((payload[0] & 0xff) << 24) | ((payload[1] & 0xff) << 16) | ((payload[2] & 0xff) << 8)
                     | (payload[3] & 0xff);
+        }
+
+        List<Integer> ints() {
+            List<Integer> out = new ArrayList<>();
+            for (int i = 0; i + 4 <= payload.length; i += 4) {
+                out.add(((payload[i] & 0xff) << 24) | ((payload[i + 1] & 0xff) << 16) | ((payload[i + 2] & 0xff) << 8)
+                        | (payload[i + 3] & 0xff));
+            }
+            return out;
         }
 
         List<String> strings() {

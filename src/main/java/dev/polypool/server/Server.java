@@ -338,6 +338,8 @@ public final class Server {
         private Main.Prepared program; // guarded by signalLock, as are pendingSignal and pendingKill
         private int pendingSignal;
         private int pendingKill = -1;
+        private List<Integer> ignoredAtStart = List.of(); // signals the client started ignoring
+        private boolean stdinTerminal;
         private volatile boolean finished;
         private final java.util.concurrent.atomic.AtomicBoolean exitSent = new java.util.concurrent.atomic.AtomicBoolean();
         private final java.util.concurrent.atomic.AtomicBoolean killed = new java.util.concurrent.atomic.AtomicBoolean();
@@ -372,7 +374,11 @@ public final class Server {
                             }
                         }
                     }
-                    case Frames.TTY -> tty = f.payload();
+                    case Frames.TTY -> {
+                        tty = f.payload();
+                        stdinTerminal = tty.length > 0 && tty[0] != 0;
+                    }
+                    case Frames.IGNORED -> ignoredAtStart = f.ints();
                     case Frames.CONTROL -> {
                         control(f.text());
                         return;
@@ -472,6 +478,8 @@ public final class Server {
                 pending = pendingSignal;
                 kill = pendingKill;
             }
+            p.bridge().ignoreSignalsAtStart(ignoredAtStart);
+            p.bridge().stdinIsTerminal(stdinTerminal);
             p.bridge().onUnresponsiveSignal(signum -> kill(128 + signum,
                     "its main thread did not take signal " + signum + " in time"));
             if (kill >= 0) {

@@ -91,6 +91,7 @@ def run(mode, target):
     bootstrap.install_main()
     status = 0
     try:
+        posix.terminals_ready(host)
         posix.signals_ready(host)
         _execute(mode, target)
     except SystemExit as e:

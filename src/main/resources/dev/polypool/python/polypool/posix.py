@@ -25,7 +25,9 @@ contexts. Here:
   normal exit goes (pools stopped, shared memory and spilled messages removed), without
   running its ``finally`` blocks or ``atexit`` handlers, as the signal would.
   ``signal.raise_signal`` and ``os.kill(os.getpid(), sig)`` in the main thread run the
-  handler before they return, as in CPython.
+  handler before they return, as in CPython. A signal the process started ignoring
+  (``nohup``, a shell's background job) starts as ``SIG_IGN``, and an ignored signal
+  interrupts no wait.
 """
 
 import errno
@@ -253,6 +255,8 @@ def _set_handler(signalnum, handler):
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     previous = _current(signum)
     _handlers[signum] = int(handler) if handler in (signal.SIG_IGN, signal.SIG_DFL) else handler
+    if _is_main and signum in RELAYED:
+        _host().signalIgnored(signum, handler == signal.SIG_IGN)
     return int(previous) if previous in (signal.SIG_IGN, signal.SIG_DFL) else previous
 
 
@@ -338,6 +342,26 @@ def install_main(host):
         host.adoptSignal(int(signum), lambda signum=signum: _graalpy_signal(int(signum), _deliver))
 
 
+def terminals_ready(host):
+    """The program's ``isatty()`` of its standard streams, and ``os.isatty`` of fds 0-2, say
+    what the process's (or the resident engine's client's) fds are: GraalPy's say False."""
+    terminals = [bool(t) for t in host.standardTerminals()]
+    for fd, stream in enumerate((sys.__stdin__, sys.__stdout__, sys.__stderr__)):
+        raw = getattr(getattr(stream, "buffer", None), "raw", None)
+        if terminals[fd] and raw is not None:
+            raw.isatty = lambda: True
+    graalpy_isatty = os.isatty
+
+    def isatty(fd):
+        fd = operator.index(fd)
+        return terminals[fd] if 0 <= fd <= 2 else graalpy_isatty(fd)
+    os.isatty = isatty
+
+
 def signals_ready(host):
-    """The program starts: deliver what arrived while the context was being prepared."""
+    """The program starts: those signals its process started ignoring it ignores too (as
+    CPython, which installs its SIGINT handler only where SIGINT was not ignored), and what
+    arrived while the context was being prepared is delivered."""
+    for signum in host.signalsIgnoredAtStart():
+        _handlers[int(signum)] = int(signal.SIG_IGN)
     host.deliverPendingSignals()
