@@ -75,9 +75,6 @@ class PythonPoolClusterTest {
                 G = value
             def g():
                 return [G, multiprocessing.get_start_method()]
-            def speak(text):
-                print(text)
-                return text
             """;
     static final ByteArrayOutputStream memberLog = new ByteArrayOutputStream();
     static final PrintStream log = new PrintStream(memberLog, true);
@@ -222,6 +219,15 @@ class PythonPoolClusterTest {
                 () -> PythonPool.builder().cluster(List.of(firstAddress), NAME, "not the secret").build());
         assertTrue(e.refused());
         assertTrue(e.getMessage().contains("refused") && e.getMessage().contains("SECRET"), e.getMessage());
+    }
+
+    @Test
+    void aPoolForAClusterOfAnotherNameGivesUpInTime() {
+        // the member answers, but as a member of NAME: the client waits for its 20 s, then fails
+        ClusterConnectException e = assertThrows(ClusterConnectException.class,
+                () -> PythonPool.builder().cluster(List.of(firstAddress), NAME + "-other", SECRET).build());
+        assertFalse(e.refused());
+        assertTrue(e.getMessage().contains("no polypool cluster named '" + NAME + "-other' answered"), e.getMessage());
     }
 
     @Test
