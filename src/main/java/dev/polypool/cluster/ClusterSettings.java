@@ -152,8 +152,10 @@ public record ClusterSettings(String name, String secret) {
 
     /**
      * Every request and reply is an IdentifiedDataSerializable, and the values in them are
-     * types Hazelcast serializes itself: Java deserialization, on either side, is for nothing
-     * but polypool's own classes, so no gadget chain is reachable through it.
+     * types Hazelcast serializes itself, so polypool needs no Java deserialization; what
+     * Hazelcast might deserialize, on either side, is limited to its default prefixes (the
+     * JDK's and its own classes) and polypool's cluster package: no library's gadget chain is
+     * reachable through it.
      */
     private static JavaSerializationFilterConfig javaSerializationFilter() {
         JavaSerializationFilterConfig filter = new JavaSerializationFilterConfig();
