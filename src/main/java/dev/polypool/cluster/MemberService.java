@@ -48,8 +48,8 @@ import dev.polypool.io.ConsoleSink;
  * state, with its program files found in this member's cache), or as a Java
  * {@code PythonPool}'s worker ({@code polypool.cluster.member_embed_start}: the pool's
  * settings, its source directories found in the cache; results are read into Java values
- * here, by {@link EmbedResults}), and runs one task at a time for the client's remote worker. What the worker prints is kept, whole lines, and goes back
- * with the next reply. A slot takes its context from one of the member's lanes, one per
+ * here, by {@link EmbedResults}), and runs one task at a time for the client's remote
+ * worker. What the worker prints is kept, whole lines, and goes back with the next reply. A slot takes its context from one of the member's lanes, one per
  * worker, each keeping a context warm. A worker that dies under a task is replaced within its
  * slot, as the script's local pool would replace it. The slots of a script go when it
  * disconnects.
