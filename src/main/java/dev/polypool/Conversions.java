@@ -3,27 +3,24 @@ package dev.polypool;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.DoubleBuffer;
-import java.nio.LongBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.graalvm.polyglot.Value;
-
+import dev.polypool.engine.EmbedResults;
 import dev.polypool.engine.Protocol;
 
 /**
- * Converts call arguments from Java into tokens a worker rebuilds as Python values, and a
- * worker's encoded result back into Java values. The tags are {@link Protocol}'s, which
- * {@code polypool/embed.py} reads too.
+ * Converts call arguments from Java into tokens a worker rebuilds as Python values, and
+ * decoded results ({@link EmbedResults}) to the Java types asked for. The tags are
+ * {@link Protocol}'s, which {@code polypool/embed.py} reads too.
  *
  * <p>Arguments are encoded in the submitting thread, so that a value that does not convert
  * fails the submission; results are decoded in the worker's thread, the only one that may
- * read its context's values. Not instantiable; stateless and thread-safe.
+ * read its context's values (by {@link EmbedResults}, on the member for a pool on a
+ * cluster). Not instantiable; stateless and thread-safe.
  */
 final class Conversions {
     private static final int NONE = Protocol.TAG_NONE, TRUE = Protocol.TAG_TRUE, FALSE = Protocol.TAG_FALSE,
@@ -32,7 +29,6 @@ final class Conversions {
             INTS = Protocol.TAG_INTS, FLOATS = Protocol.TAG_FLOATS;
     // lists of this many numbers or more cross as one block of 64-bit values (embed.py's _BULK_MIN)
     private static final int BULK_MIN = 16;
-    private static final int RAISED = Protocol.TAG_RAISED, UNCONVERTIBLE = Protocol.TAG_UNCONVERTIBLE;
 
     private static final BigInteger LONG_MIN = BigInteger.valueOf(Long.MIN_VALUE);
     private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
@@ -191,100 +187,10 @@ final class Conversions {
         }
     }
 
-    /** What a worker's call produced: a Java value, or a failure to report. */
-    record Decoded(Object value, RuntimeException failure) {
-    }
-
-    /** Decodes what {@code polypool.embed.run} returned. Runs in the worker's thread. */
-    static Decoded decodeResult(Value v) {
-        if (v.isNull()) {
-            return new Decoded(null, null);
-        }
-        if (v.isBoolean()) {
-            return new Decoded(v.asBoolean(), null);
-        }
-        if (v.isString()) {
-            return new Decoded(v.asString(), null);
-        }
-        if (v.isNumber()) {
-            // only an exact int within a long comes bare: a float always comes tagged
-            return new Decoded(v.asLong(), null);
-        }
-        int tag = v.getArrayElement(0).asInt();
-        if (tag == RAISED) {
-            return new Decoded(null, new PythonException(v.getArrayElement(1).asString(),
-                    v.getArrayElement(2).asString(), v.getArrayElement(3).asString()));
-        }
-        if (tag == UNCONVERTIBLE) {
-            return new Decoded(null, new PythonConversionException(v.getArrayElement(1).asString()));
-        }
-        int[] index = {0};
-        return new Decoded(decodeToken(v, index), null);
-    }
-
-    private static Object decodeToken(Value tokens, int[] index) {
-        int tag = tokens.getArrayElement(index[0]++).asInt();
-        switch (tag) {
-            case NONE:
-                return null;
-            case TRUE:
-                return Boolean.TRUE;
-            case FALSE:
-                return Boolean.FALSE;
-            case INT:
-                return tokens.getArrayElement(index[0]++).asLong();
-            case BIGINT:
-                return new BigInteger(tokens.getArrayElement(index[0]++).asString());
-            case FLOAT:
-                return tokens.getArrayElement(index[0]++).asDouble();
-            case STR:
-                return tokens.getArrayElement(index[0]++).asString();
-            case BYTES: {
-                Value buffer = tokens.getArrayElement(index[0]++);
-                byte[] bytes = new byte[Math.toIntExact(buffer.getBufferSize())];
-                buffer.readBuffer(0, bytes, 0, bytes.length);
-                return bytes;
-            }
-            case INTS:
-            case FLOATS: {
-                Value buffer = tokens.getArrayElement(index[0]++);
-                byte[] bytes = new byte[Math.toIntExact(buffer.getBufferSize())];
-                buffer.readBuffer(0, bytes, 0, bytes.length);
-                ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
-                List<Object> list = new ArrayList<>(bytes.length / 8);
-                if (tag == INTS) {
-                    LongBuffer longs = b.asLongBuffer();
-                    while (longs.hasRemaining()) {
-                        list.add(longs.get());
-                    }
-                } else {
-                    DoubleBuffer doubles = b.asDoubleBuffer();
-                    while (doubles.hasRemaining()) {
-                        list.add(doubles.get());
-                    }
-                }
-                return list;
-            }
-            case LIST: {
-                int n = tokens.getArrayElement(index[0]++).asInt();
-                List<Object> list = new ArrayList<>(n);
-                for (int i = 0; i < n; i++) {
-                    list.add(decodeToken(tokens, index));
-                }
-                return list;
-            }
-            case DICT: {
-                int n = tokens.getArrayElement(index[0]++).asInt();
-                Map<Object, Object> map = new HashMap<>(Math.max(16, n * 4 / 3 + 1));
-                for (int i = 0; i < n; i++) {
-                    Object key = decodeToken(tokens, index);
-                    map.put(key, decodeToken(tokens, index));
-                }
-                return map;
-            }
-            default:
-                throw new IllegalStateException("unknown result token tag " + tag);
-        }
+    /** The exception of a call that raised, or whose result did not convert. */
+    static RuntimeException exception(EmbedResults.Failure f) {
+        return f.unconvertible() ? new PythonConversionException(f.message())
+                : new PythonException(f.type(), f.message(), f.traceback());
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.polypool;
 
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,11 +34,15 @@ import javax.management.ObjectName;
 import org.graalvm.polyglot.Source;
 import org.graalvm.polyglot.Value;
 
+import dev.polypool.cluster.ClusterClient;
+import dev.polypool.cluster.ClusterSettings;
 import dev.polypool.engine.Driver;
+import dev.polypool.engine.EmbedResults;
 import dev.polypool.engine.Outcome;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.PoolStats;
 import dev.polypool.engine.Protocol;
+import dev.polypool.engine.RemoteWorkers;
 import dev.polypool.engine.Task;
 import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
@@ -107,6 +112,16 @@ import dev.polypool.io.ConsoleSink;
  * {@link #shutdownNow()} stops everything. A worker that has run
  * {@linkplain Builder#maxTasksPerWorker(int) its quota} of calls is replaced.
  *
+ * <p><b>On a cluster.</b> A pool built with {@link Builder#cluster cluster(members, name, secret)}
+ * runs its workers on the members of a polypool cluster ({@code bin/polypool --member}) instead
+ * of in this JVM, with everything above the workers unchanged: the same calls, conversions,
+ * ordering, chunking, futures, cancellation and time limits. {@code build()} blocks until
+ * every member passed the handshake, and throws a {@link ClusterConnectException} if one
+ * refuses the secret or none answers. A member lost while it runs a call has that call run
+ * once more elsewhere; with no member left, calls fail with a {@link PythonException} of type
+ * {@value PythonException#WORKER_LOST}. Cancelling a call that runs on a member with
+ * {@code cancel(true)} closes its worker there. See {@link Builder#cluster} for the details.
+ *
  * <p><b>Requirements.</b> The JVM must run GraalPy's optimizing runtime:
  * {@code -XX:+UnlockExperimentalVMOptions -XX:+EnableJVMCI} and the Graal compiler jars on
  * {@code --upgrade-module-path} (see the project README); {@link Builder#build()} fails
@@ -122,6 +137,10 @@ public final class PythonPool implements AutoCloseable {
     private final WorkerPool workers;
     private final WarmContexts warm;
     private final int workerCount;
+    // the pool's connection to its cluster, or null for workers in this JVM
+    private final ClusterClient cluster;
+    // on a cluster without workers(n): one worker per worker of the cluster, as it grows and shrinks
+    private final boolean followsCluster;
     private final Map<Long, Call<?>> pending = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final ScheduledThreadPoolExecutor timer;
@@ -147,13 +166,31 @@ public final class PythonPool implements AutoCloseable {
                 b.directories.stream().map(p -> p.toAbsolutePath().toString()).toArray(String[]::new),
                 sources.toArray(String[]::new), b.modules.toArray(String[]::new),
                 b.initializer == null ? "" : b.initializer.name(), Conversions.encodeArguments(b.initArgs));
-        this.workerCount = b.workers;
+        this.followsCluster = b.clusterMembers != null && !b.workersSet;
+        RemoteWorkers remote = null;
+        int processes = b.workers;
+        if (b.clusterMembers != null) {
+            this.cluster = connect(b);
+            try {
+                remote = remoteWorkers(b, setup, out, err);
+            } catch (RuntimeException e) {
+                cluster.close();
+                throw e;
+            }
+            if (followsCluster) {
+                // at least one: with no member left the pool starts broken, its calls failing
+                processes = Math.max(1, cluster.workers());
+            }
+        } else {
+            this.cluster = null;
+        }
+        this.workerCount = processes;
         this.warm = b.warmContexts > 0 ? new WarmContexts(runtime, argv, out, err, b.warmContexts, null) : null;
         this.timer = new ScheduledThreadPoolExecutor(1, r -> Thread.ofPlatform().name("polypool-timeouts").daemon(true)
                 .unstarted(r));
         timer.setRemoveOnCancelPolicy(true);
-        this.workers = new WorkerPool(runtime, new WorkerPool.Config(b.workers, b.maxTasksPerWorker, "PythonPoolWorker",
-                argv, out, err, warm, new EmbedDriver(setup)));
+        this.workers = new WorkerPool(runtime, new WorkerPool.Config(processes, b.maxTasksPerWorker, "PythonPoolWorker",
+                argv, out, err, warm, new EmbedDriver(setup), remote));
         this.stats = workers.stats();
         if (b.name != null) {
             stats.rename(b.name);
@@ -166,6 +203,57 @@ public final class PythonPool implements AutoCloseable {
             ManagementFactory.getPlatformMBeanServer().registerMBean(stats, mbean);
         } catch (JMException e) {
             // another pool of that name started meanwhile: this one runs without an MBean
+        }
+    }
+
+    /** How long {@link Builder#build()} waits for a cluster's members to answer. */
+    private static final long CLUSTER_TIMEOUT_MILLIS = 20_000;
+
+    private static ClusterClient connect(Builder b) {
+        try {
+            return ClusterClient.connect(b.clusterMembers, new ClusterSettings(b.clusterName, b.clusterSecret),
+                    CLUSTER_TIMEOUT_MILLIS, System.err, "");
+        } catch (ClusterClient.Refused e) {
+            throw new ClusterConnectException(e.getMessage(), !e.unanswered());
+        }
+    }
+
+    /**
+     * The pool's workers on its cluster: each starts as a local worker would, from the same
+     * settings, with the {@code .py} files of the source directories (under {@code .src0},
+     * {@code .src1}, ... of the files the members receive) in place of the directories.
+     */
+    private RemoteWorkers remoteWorkers(Builder b, WorkerSetup setup, ConsoleSink out, ConsoleSink err) {
+        Map<String, byte[]> files = new java.util.HashMap<>();
+        String[] directories = new String[b.directories.size()];
+        for (int i = 0; i < directories.length; i++) {
+            directories[i] = ".src" + i;
+            addPythonFiles(b.directories.get(i), directories[i], files);
+        }
+        Object[] remoteSetup = {setup.startMethod(), directories, setup.sources(), setup.modules(),
+                setup.initializer(), setup.initArguments()};
+        return cluster.embedWorkers(remoteSetup, followsCluster, files, out, err);
+    }
+
+    /** Adds the {@code .py} files under {@code directory} (not in hidden directories or {@code __pycache__}). */
+    private static void addPythonFiles(Path directory, String prefix, Map<String, byte[]> files) {
+        try (Stream<Path> walk = Files.walk(directory)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path rel = directory.relativize(p);
+                boolean skipped = false;
+                for (Path part : rel) {
+                    String n = part.toString();
+                    skipped |= n.startsWith(".") || n.equals("__pycache__");
+                }
+                if (!skipped && p.toString().endsWith(".py") && Files.isRegularFile(p)) {
+                    files.put(prefix + "/" + rel.toString().replace(java.io.File.separatorChar, '/'),
+                            Files.readAllBytes(p));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read the source directory " + directory, e);
+        } catch (java.io.UncheckedIOException e) {
+            throw new java.io.UncheckedIOException("cannot read the source directory " + directory, e.getCause());
         }
     }
 
@@ -219,10 +307,12 @@ public final class PythonPool implements AutoCloseable {
     /**
      * Returns the number of workers the pool keeps.
      *
-     * @return the number set by {@link Builder#workers(int)}
+     * @return the number set by {@link Builder#workers(int)}; for a pool on a cluster built
+     *         without it, the number of workers the pool has now, one per worker of the
+     *         cluster's members (it changes as members join and leave)
      */
     public int workers() {
-        return workerCount;
+        return followsCluster ? Math.max(1, workers.workerCount()) : workerCount;
     }
 
     /**
@@ -521,6 +611,9 @@ public final class PythonPool implements AutoCloseable {
         if (warm != null) {
             warm.close();
         }
+        if (cluster != null) {
+            cluster.close();
+        }
     }
 
     /** How one task travels: its kind ({@link Protocol}), whether its payload is plain, the payload. */
@@ -646,7 +739,7 @@ public final class PythonPool implements AutoCloseable {
 
     /** {@code multiprocessing.Pool.map}'s: the items over four times the workers, rounded up. */
     private int defaultChunksize(int items) {
-        int per = workerCount * 4;
+        int per = workers() * 4;
         return Math.max(1, items / per + (items % per == 0 ? 0 : 1));
     }
 
@@ -705,7 +798,7 @@ public final class PythonPool implements AutoCloseable {
         }
         Progress progress = listener == null ? null
                 : new Progress(listener, items instanceof java.util.Collection<?> c ? c.size() : -1);
-        ResultIterator<R> it = new ResultIterator<>(items.iterator(), 2 * workerCount, ordered, item -> {
+        ResultIterator<R> it = new ResultIterator<>(items.iterator(), 2 * workers(), ordered, item -> {
             CompletableFuture<R> f = enqueue(function, encodeCall(function, Arrays.asList(item)));
             if (progress != null) {
                 f.whenComplete((r, e) -> progress.add(1));
@@ -767,7 +860,7 @@ public final class PythonPool implements AutoCloseable {
                         completeExceptionally(e);
                     }
                 }
-                case Protocol.RAISED -> completeExceptionally((Throwable) outcome.payload());
+                case Protocol.RAISED -> completeExceptionally(Conversions.exception((EmbedResults.Failure) outcome.payload()));
                 default -> completeExceptionally(new PythonException(PythonException.WORKER_LOST,
                         String.valueOf(outcome.payload()), ""));
             }
@@ -805,10 +898,7 @@ public final class PythonPool implements AutoCloseable {
 
         @Override
         public Outcome decode(Task task, Value result) {
-            Conversions.Decoded d = Conversions.decodeResult(result);
-            return d.failure() == null
-                    ? new Outcome(task.jobId(), task.index(), Protocol.OK, d.value())
-                    : new Outcome(task.jobId(), task.index(), Protocol.RAISED, d.failure());
+            return EmbedResults.decode(task, result);
         }
 
         @Override
@@ -835,6 +925,10 @@ public final class PythonPool implements AutoCloseable {
      */
     public static final class Builder {
         private int workers = Runtime.getRuntime().availableProcessors();
+        private boolean workersSet;
+        private List<InetSocketAddress> clusterMembers;
+        private String clusterName;
+        private String clusterSecret;
         private String startMethod = "fork";
         private final List<Path> directories = new ArrayList<>();
         private final List<String> modules = new ArrayList<>();
@@ -866,7 +960,8 @@ public final class PythonPool implements AutoCloseable {
         }
 
         /**
-         * Sets the number of workers (default: the number of processors).
+         * Sets the number of workers (default: the number of processors; on a
+         * {@linkplain #cluster cluster}, every worker of the cluster).
          *
          * @param n the number of workers
          * @return this builder
@@ -877,6 +972,75 @@ public final class PythonPool implements AutoCloseable {
                 throw new IllegalArgumentException("workers must be at least 1: " + n);
             }
             workers = n;
+            workersSet = true;
+            return this;
+        }
+
+        /**
+         * Runs the pool's workers on the members of a polypool cluster instead of in this JVM:
+         * members started with {@code bin/polypool --member}, or embedded in some JVM, whose
+         * {@code POLYPOOL_CLUSTER_NAME} is {@code name} and {@code POLYPOOL_CLUSTER_SECRET} is
+         * {@code secret}. It is what {@code POLYPOOL_CLUSTER} does for a Python script.
+         *
+         * <p>{@link #build()} connects to the members at {@code members} (one that answers is
+         * enough: it knows the others), checks that each member of the cluster knows
+         * {@code secret} and proves it knows it too, and fails with a
+         * {@link ClusterConnectException} if a member refuses or none answers within 20
+         * seconds. Without {@link #workers(int)} the pool has one worker per worker of the
+         * cluster's members, and grows and shrinks as members join and leave; with it, that
+         * many workers, spread over the members by how many workers each has. Each worker
+         * starts on a member as a local one would: the start method, the source modules, the
+         * modules to import and the initializer apply there; the {@code .py} files of the
+         * {@linkplain #sourceDirectory source directories} (outside hidden directories and
+         * {@code __pycache__}), as they are when the pool is built, go to each member once
+         * and are cached there by content. What remote workers print comes to this JVM's
+         * standard output and error, whole lines.
+         *
+         * <p>A member that leaves or dies takes its workers with it: a call or chunk that one
+         * of them was running goes back to the front of the queue and runs again, once, on
+         * another worker (so a function may run twice for the same arguments; one that raised
+         * is never run again), and the pool replaces the workers elsewhere (a pool that follows
+         * the cluster's size does not). When no member is left, the calls not done and those
+         * submitted later fail with a {@link PythonException} of type
+         * {@value PythonException#WORKER_LOST} whose message says so. The secret
+         * authenticates members and pools to each other; it does not encrypt the traffic, and
+         * a pool's functions run arbitrary code on the members.
+         *
+         * @param members where to reach members of the cluster, at least one; a host name or
+         *                address and the port a member listens on (5701 by default)
+         * @param name    the cluster's name ({@code POLYPOOL_CLUSTER_NAME} of the members;
+         *                theirs is {@code "polypool"} by default)
+         * @param secret  the cluster's secret ({@code POLYPOOL_CLUSTER_SECRET} of the members);
+         *                empty for members started without one
+         * @return this builder
+         * @throws NullPointerException     if an argument, or an element of {@code members}, is null
+         * @throws IllegalArgumentException if {@code members} is empty or has an address with
+         *                                  no host or port 0, or {@code name} is blank
+         */
+        public Builder cluster(List<InetSocketAddress> members, String name, String secret) {
+            Objects.requireNonNull(members, "members");
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(secret, "secret");
+            if (members.isEmpty()) {
+                throw new IllegalArgumentException("a cluster needs the address of at least one member");
+            }
+            List<InetSocketAddress> copy = new ArrayList<>();
+            for (InetSocketAddress a : members) {
+                Objects.requireNonNull(a, "a member's address");
+                if (a.getHostString() == null || a.getHostString().isBlank()) {
+                    throw new IllegalArgumentException("a member's address has no host: " + a);
+                }
+                if (a.getPort() == 0) {
+                    throw new IllegalArgumentException("a member's address has port 0: " + a);
+                }
+                copy.add(InetSocketAddress.createUnresolved(a.getHostString(), a.getPort()));
+            }
+            if (name.isBlank()) {
+                throw new IllegalArgumentException("a cluster name must not be blank");
+            }
+            clusterMembers = List.copyOf(copy);
+            clusterName = name.strip();
+            clusterSecret = secret;
             return this;
         }
 
@@ -1001,13 +1165,23 @@ public final class PythonPool implements AutoCloseable {
 
         /**
          * Creates the pool and starts its workers in the background; returns without waiting
-         * for them.
+         * for them. For a pool on a {@linkplain #cluster cluster}, first connects to its
+         * members and checks them, blocking for up to 20 seconds when none answers.
          *
          * @return the pool
-         * @throws IllegalStateException if GraalPy's optimizing runtime is not available in this JVM,
-         *                               or a running pool has this pool's {@linkplain #name(String) name}
+         * @throws IllegalStateException     if GraalPy's optimizing runtime is not available in this JVM,
+         *                                   a running pool has this pool's {@linkplain #name(String) name},
+         *                                   or {@link #warmContexts(int)} is set for a pool on a cluster
+         *                                   (its members keep contexts warm themselves)
+         * @throws ClusterConnectException   if a member of the cluster refused the pool's secret,
+         *                                   or none answered in time
+         * @throws java.io.UncheckedIOException if a source directory cannot be read for the cluster
          */
         public PythonPool build() {
+            if (clusterMembers != null && warmContexts > 0) {
+                throw new IllegalStateException("warmContexts(" + warmContexts + ") has no effect on a cluster: "
+                        + "its members keep their workers' contexts warm themselves");
+            }
             return new PythonPool(this);
         }
     }

@@ -34,11 +34,13 @@ import dev.polypool.engine.WorkerPool;
 import dev.polypool.io.ConsoleSink;
 
 /**
- * A script's connection to a polypool cluster ({@code POLYPOOL_CLUSTER}): a Hazelcast client
- * of its members, each of which it has checked with the {@link Handshake} before using it.
- * It makes the {@link RemoteWorkers} of the script's pools: each worker is a slot on the
- * member with the fewest of this script's slots per worker, and the script's main file and
- * own modules go to each member once, by content.
+ * A script's connection to a polypool cluster ({@code POLYPOOL_CLUSTER}), or a Java
+ * {@code PythonPool}'s: a Hazelcast client of its members, each of which it has checked with
+ * the {@link Handshake} before using it. It makes the {@link RemoteWorkers} of the script's
+ * pools ({@link #workers}) or of the Java pool ({@link #embedWorkers}): each worker is a slot
+ * on the member with the fewest of this client's slots per worker, and the program's files
+ * (a script's main file and own modules, a Java pool's source directories) go to each member
+ * once, by content.
  *
  * <p>A member that joins later is checked and used (a pool that follows the cluster's size
  * grows); one that fails the check is ignored with a message. A member that leaves takes its
@@ -60,6 +62,11 @@ public final class ClusterClient implements AutoCloseable {
         Refused(String message, boolean unanswered) {
             super(message);
             this.unanswered = unanswered;
+        }
+
+        /** Whether no member answered (or none could be asked), rather than one refused the secret. */
+        public boolean unanswered() {
+            return unanswered;
         }
     }
 
@@ -105,6 +112,18 @@ public final class ClusterClient implements AutoCloseable {
      */
     public static ClusterClient connect(List<InetSocketAddress> addresses, ClusterSettings settings,
                                         long timeoutMillis, PrintStream messages) throws Refused {
+        return connect(addresses, settings, timeoutMillis, messages, " (POLYPOOL_CLUSTER, POLYPOOL_CLUSTER_NAME)");
+    }
+
+    /**
+     * As {@link #connect(List, ClusterSettings, long, PrintStream)}, for a client whose
+     * settings come from elsewhere than the environment.
+     *
+     * @param settingsHint appended to the message of a cluster that did not answer: where the
+     *                     addresses and the name were set
+     */
+    public static ClusterClient connect(List<InetSocketAddress> addresses, ClusterSettings settings,
+                                        long timeoutMillis, PrintStream messages, String settingsHint) throws Refused {
         ClusterSettings.quietLogging(Trace.ENABLED ? Level.INFO : Level.OFF);
         HazelcastInstance hz;
         try {
@@ -112,7 +131,7 @@ public final class ClusterClient implements AutoCloseable {
         } catch (RuntimeException e) {
             throw new Refused("no polypool cluster named '" + settings.name() + "' answered at "
                     + addresses.stream().map(ClusterSettings::format).toList() + " within " + timeoutMillis / 1000
-                    + " s (POLYPOOL_CLUSTER, POLYPOOL_CLUSTER_NAME)");
+                    + " s" + settingsHint, true);
         }
         ClusterClient c = new ClusterClient(settings, hz, messages);
         try {
@@ -147,7 +166,23 @@ public final class ClusterClient implements AutoCloseable {
      */
     public RemoteWorkers workers(Object setup, boolean follow, List<String> argv, Map<String, byte[]> files,
                                  ConsoleSink stdout, ConsoleSink stderr) {
-        return new ClusterPool(setup, follow, argv, files, stdout, stderr);
+        return new ClusterPool(Requests.Open.POOL, setup, follow, argv, files, stdout, stderr);
+    }
+
+    /**
+     * The remote workers of a Java {@code PythonPool}, whose workers start in
+     * {@code polypool.embed} and whose outcomes come back as {@link dev.polypool.engine.EmbedResults}
+     * values.
+     *
+     * @param setup  {@code polypool.embed.start}'s arguments after the parent's pid: the start
+     *               method, the source directories (as directories of {@code files}), the source
+     *               modules, the modules to import, the initializer and its argument tokens
+     * @param follow as for {@link #workers}
+     * @param files  the files of the source directories, relative path to content
+     */
+    public RemoteWorkers embedWorkers(Object[] setup, boolean follow, Map<String, byte[]> files, ConsoleSink stdout,
+                                      ConsoleSink stderr) {
+        return new ClusterPool(Requests.Open.EMBED, setup, follow, List.of(""), files, stdout, stderr);
     }
 
     @Override
@@ -276,6 +311,7 @@ public final class ClusterClient implements AutoCloseable {
     // ---- one pool's workers ----
 
     private final class ClusterPool implements RemoteWorkers {
+        final int entry;
         final Object setup;
         final boolean follow;
         final String[] argv;
@@ -287,8 +323,9 @@ public final class ClusterClient implements AutoCloseable {
         final Set<UUID> uploaded = ConcurrentHashMap.newKeySet();
         volatile WorkerPool pool;
 
-        ClusterPool(Object setup, boolean follow, List<String> argv, Map<String, byte[]> files, ConsoleSink stdout,
-                    ConsoleSink stderr) {
+        ClusterPool(int entry, Object setup, boolean follow, List<String> argv, Map<String, byte[]> files,
+                    ConsoleSink stdout, ConsoleSink stderr) {
+            this.entry = entry;
             this.setup = setup;
             this.follow = follow;
             this.argv = argv.toArray(String[]::new);
@@ -370,7 +407,7 @@ public final class ClusterClient implements AutoCloseable {
                 }
                 uploaded.add(link.member.getUuid());
             }
-            Reply r = call(link, new Requests.Open(link.token, name, identity, argv, setup, paths, hashes));
+            Reply r = call(link, new Requests.Open(link.token, entry, name, identity, argv, setup, paths, hashes));
             RemoteSlot slot = new RemoteSlot(link, r.number, lost, stdout.newLineStream(), stderr.newLineStream());
             slot.print(r);
             if (r.code != Reply.OK) {

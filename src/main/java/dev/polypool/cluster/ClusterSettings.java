@@ -130,11 +130,7 @@ public record ClusterSettings(String name, String secret) {
         }
         c.getExecutorConfig(EXECUTOR).setPoolSize(executorThreads);
         c.getSerializationConfig().addDataSerializableFactory(Requests.FACTORY_ID, new Requests.Factory());
-        // every request is an IdentifiedDataSerializable: Java deserialization is for nothing
-        // but polypool's own classes, so no gadget chain is reachable through it
-        JavaSerializationFilterConfig filter = new JavaSerializationFilterConfig();
-        filter.getWhitelist().addPrefixes("dev.polypool.cluster.");
-        c.getSerializationConfig().setJavaSerializationFilterConfig(filter);
+        c.getSerializationConfig().setJavaSerializationFilterConfig(javaSerializationFilter());
         return c;
     }
 
@@ -150,7 +146,21 @@ public record ClusterSettings(String name, String secret) {
                 .setClusterConnectTimeoutMillis(connectTimeoutMillis)
                 .setInitialBackoffMillis(200).setMaxBackoffMillis(1000);
         c.getSerializationConfig().addDataSerializableFactory(Requests.FACTORY_ID, new Requests.Factory());
+        c.getSerializationConfig().setJavaSerializationFilterConfig(javaSerializationFilter());
         return c;
+    }
+
+    /**
+     * Every request and reply is an IdentifiedDataSerializable, and the values in them are
+     * types Hazelcast serializes itself, so polypool needs no Java deserialization; what
+     * Hazelcast might deserialize, on either side, is limited to its default prefixes (the
+     * JDK's and its own classes) and polypool's cluster package: no library's gadget chain is
+     * reachable through it.
+     */
+    private static JavaSerializationFilterConfig javaSerializationFilter() {
+        JavaSerializationFilterConfig filter = new JavaSerializationFilterConfig();
+        filter.getWhitelist().addPrefixes("dev.polypool.cluster.");
+        return filter;
     }
 
     private static void common(java.util.function.BiConsumer<String, String> property) {

@@ -29,6 +29,7 @@ import com.hazelcast.core.HazelcastInstance;
 
 import dev.polypool.cluster.Requests.Reply;
 import dev.polypool.engine.Driver;
+import dev.polypool.engine.EmbedResults;
 import dev.polypool.engine.Outcome;
 import dev.polypool.engine.OutcomeQueue;
 import dev.polypool.engine.PolyglotRuntime;
@@ -44,9 +45,11 @@ import dev.polypool.io.ConsoleSink;
  *
  * <p>A slot is a {@link WorkerPool} of one worker in this JVM, whose worker starts as a
  * script's pool worker would ({@code polypool.cluster.member_start}: the script's pickled
- * state, with its program files found in this member's cache) and runs one task at a time
- * for the script's remote worker. What the worker prints is kept, whole lines, and goes back
- * with the next reply. A slot takes its context from one of the member's lanes, one per
+ * state, with its program files found in this member's cache), or as a Java
+ * {@code PythonPool}'s worker ({@code polypool.cluster.member_embed_start}: the pool's
+ * settings, its source directories found in the cache; results are read into Java values
+ * here, by {@link EmbedResults}), and runs one task at a time for the client's remote
+ * worker. What the worker prints is kept, whole lines, and goes back with the next reply. A slot takes its context from one of the member's lanes, one per
  * worker, each keeping a context warm. A worker that dies under a task is replaced within its
  * slot, as the script's local pool would replace it. The slots of a script go when it
  * disconnects.
@@ -57,6 +60,8 @@ final class MemberService {
     private static final String KEY = "polypool";
     private static final Source MEMBER_START = Source.create("python",
             "__import__('polypool.cluster', fromlist=['member_start']).member_start");
+    private static final Source MEMBER_EMBED_START = Source.create("python",
+            "__import__('polypool.cluster', fromlist=['member_embed_start']).member_embed_start");
 
     private final ClusterSettings settings;
     private final PolyglotRuntime runtime;
@@ -293,6 +298,10 @@ final class MemberService {
         if (!authorized(request.token)) {
             return unauthorized();
         }
+        boolean pool = request.entry == Requests.Open.POOL;
+        if (!pool && !(request.entry == Requests.Open.EMBED && request.setup instanceof Object[] a && a.length == 6)) {
+            return Reply.failed("a worker setup this member does not know");
+        }
         Path tree;
         try {
             tree = tree(request.paths, request.hashes);
@@ -380,9 +389,10 @@ final class MemberService {
         }
     }
 
-    /** One worker slot: a pool of one worker, started as the script's pool worker. */
+    /** One worker slot: a pool of one worker, started as the client's pool worker. */
     private final class Slot implements Driver {
         final int id;
+        final int entry;
         final String token;
         final String name;
         final int identity;
@@ -400,12 +410,13 @@ final class MemberService {
 
         Slot(int id, Requests.Open request, Path tree) {
             this.id = id;
+            this.entry = request.entry;
             this.token = request.token;
             this.name = request.name;
             this.identity = request.identity;
             this.setup = request.setup;
             this.tree = tree;
-            this.decoder = new OutcomeQueue(setup);
+            this.decoder = entry == Requests.Open.POOL ? new OutcomeQueue(setup) : null;
             // beyond the member's workers, a slot's context is made when it opens
             this.lane = lanes.poll();
             if (lane != null) {
@@ -467,8 +478,15 @@ final class MemberService {
         public Value startWorker(WarmContexts.Prepared context, String ignoredName, int ignoredIdentity, long pid,
                                  long ppid) {
             try {
-                Value runner = context.context().eval(MEMBER_START).execute(name, identity, pid, ppid, setup,
-                        tree.toString());
+                Value runner;
+                if (entry == Requests.Open.POOL) {
+                    runner = context.context().eval(MEMBER_START).execute(name, identity, pid, ppid, setup,
+                            tree.toString());
+                } else {
+                    Object[] s = (Object[]) setup;
+                    runner = context.context().eval(MEMBER_EMBED_START).execute(name, identity, pid, ppid, s[0], s[1],
+                            s[2], s[3], s[4], s[5], tree.toString());
+                }
                 started.complete(null);
                 return runner;
             } catch (PolyglotException e) {
@@ -479,7 +497,7 @@ final class MemberService {
 
         @Override
         public Outcome decode(Task task, Value result) {
-            return decoder.decode(task, result);
+            return decoder != null ? decoder.decode(task, result) : EmbedResults.decode(task, result);
         }
 
         @Override

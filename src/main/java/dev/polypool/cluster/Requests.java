@@ -11,6 +11,7 @@ import com.hazelcast.nio.ObjectDataOutput;
 import com.hazelcast.nio.serialization.DataSerializableFactory;
 import com.hazelcast.nio.serialization.IdentifiedDataSerializable;
 
+import dev.polypool.engine.EmbedResults;
 import dev.polypool.sync.Blob;
 
 /**
@@ -82,7 +83,12 @@ final class Requests {
         return true;
     }
 
-    /** A task's payload or a result: a plain value (see {@code Task#plain}), text or a {@link Blob}. */
+    /**
+     * A task's payload, a result or a setup: a plain value (see {@code Task#plain}), text, a
+     * {@link Blob}, a Java API call's failure, or what Hazelcast serializes itself (the Java
+     * API's token arrays and result values: boxes, strings, arrays, {@code ArrayList},
+     * {@code HashMap}).
+     */
     static void writeValue(ObjectDataOutput out, Object v) throws IOException {
         if (v instanceof String s) {
             out.writeByte(VALUE_TEXT);
@@ -92,6 +98,12 @@ final class Requests {
             out.writeBoolean(b.raw());
             out.writeBoolean(b.readOnce());
             out.writeByteArray(b.bytes());
+        } else if (v instanceof EmbedResults.Failure f) {
+            out.writeByte(VALUE_FAILURE);
+            out.writeBoolean(f.unconvertible());
+            out.writeString(f.type());
+            writeText(out, f.message());
+            writeText(out, f.traceback());
         } else {
             out.writeByte(VALUE_OBJECT);
             out.writeObject(v);
@@ -106,6 +118,8 @@ final class Requests {
                 boolean readOnce = in.readBoolean();
                 yield Blob.of(in.readByteArray(), raw, readOnce);
             }
+            case VALUE_FAILURE -> new EmbedResults.Failure(in.readBoolean(), in.readString(), readText(in),
+                    readText(in));
             default -> in.readObject();
         };
     }
@@ -113,6 +127,7 @@ final class Requests {
     private static final byte VALUE_OBJECT = 0;
     private static final byte VALUE_TEXT = 1;
     private static final byte VALUE_BLOB = 2;
+    private static final byte VALUE_FAILURE = 3;
 
     /** The base of every request: found on the member, run by its {@link MemberService}. */
     abstract static class Request implements Callable<Reply>, IdentifiedDataSerializable, HazelcastInstanceAware {
@@ -384,20 +399,32 @@ final class Requests {
         }
     }
 
-    /** Start a worker in a slot of the member: its number comes back once it started. */
+    /**
+     * Start a worker in a slot of the member: its number comes back once it started. The
+     * worker is a Python pool's ({@link #POOL}: {@code setup} is the pickled state of
+     * {@code polypool.childstate}) or a Java {@code PythonPool}'s ({@link #EMBED}:
+     * {@code setup} is {@code polypool.embed.start}'s arguments after the identity, the
+     * source directories as paths within the program's files).
+     */
     static final class Open extends Request {
+        static final int POOL = 0;
+        static final int EMBED = 1;
+
+        int entry;
         String name;
         int identity;
         String[] argv;
-        Object setup; // text, or a Blob when large
+        Object setup; // POOL: text, or a Blob when large; EMBED: an Object[]
         String[] paths;
         String[] hashes;
 
         Open() {
         }
 
-        Open(String token, String name, int identity, String[] argv, Object setup, String[] paths, String[] hashes) {
+        Open(String token, int entry, String name, int identity, String[] argv, Object setup, String[] paths,
+             String[] hashes) {
             this.token = token;
+            this.entry = entry;
             this.name = name;
             this.identity = identity;
             this.argv = argv;
@@ -418,6 +445,7 @@ final class Requests {
 
         @Override
         void write(ObjectDataOutput out) throws IOException {
+            out.writeInt(entry);
             out.writeString(name);
             out.writeInt(identity);
             out.writeStringArray(argv);
@@ -428,6 +456,7 @@ final class Requests {
 
         @Override
         void read(ObjectDataInput in) throws IOException {
+            entry = in.readInt();
             name = in.readString();
             identity = in.readInt();
             argv = in.readStringArray();

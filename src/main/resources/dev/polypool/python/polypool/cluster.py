@@ -1,4 +1,5 @@
-"""Pools on a cluster's members (``POLYPOOL_CLUSTER``): both sides of a worker's start-up.
+"""Pools on a cluster's members (``POLYPOOL_CLUSTER``, or a Java ``PythonPool`` built with
+``cluster(...)``): both sides of a worker's start-up.
 
 The script's side (``start_engine``) starts a Java pool whose workers are slots on the
 members (``dev.polypool.cluster.ClusterClient``), sending with the usual pickled setup the
@@ -6,7 +7,8 @@ program's own files: the main script and the modules it imported from outside th
 installation, each under its path relative to the ``sys.path`` directory it was found in.
 The members cache them by content. The member's side (``member_start``) points the
 worker's ``sys.path`` and main script at that copy, then starts it as a local pool worker
-(``polypool.worker.start``).
+(``polypool.worker.start``). A Java pool's worker (``member_embed_start``) finds the pool's
+source directories in that copy and starts as ``polypool.embed.start``.
 """
 
 import os
@@ -91,3 +93,13 @@ def member_start(name, identity, pid, ppid, setup_text, tree):
     parent_name, parent_pid, _ = setup["parent"]
     setup["parent"] = (parent_name, parent_pid, None)
     return worker.start(name, identity, pid, ppid, codec.dumps(setup))
+
+
+def member_embed_start(name, identity, pid, ppid, start_method, directories, sources, modules, init_ref,
+                       init_args, tree):
+    """Start a Java ``PythonPool``'s worker on a member: ``polypool.embed.start`` with the
+    pool's settings, its source ``directories`` (paths within ``tree``, this member's copy
+    of their files) put in front of ``sys.path``."""
+    from polypool import embed
+    paths = [os.path.join(tree, d) for d in directories]
+    return embed.start(name, identity, pid, ppid, start_method, paths, sources, modules, init_ref, init_args)
