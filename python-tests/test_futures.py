@@ -98,6 +98,10 @@ def sleep_return(seconds, value):
     return value
 
 
+def arg_count(*args):
+    return len(args)
+
+
 def raise_value_error(message):
     raise ValueError(message)
 
@@ -314,6 +318,20 @@ class FutureTest(SharedExecutorTestCase):
         self.assertEqual(get(self.ex.submit(add_kw, 1, 4)), 5)
         self.assertEqual(get(self.ex.submit(identity, {"k": [1, (2, 3)]})),
                          {"k": [1, (2, 3)]})
+
+    def test_one_argument_keeps_its_value_and_type(self):
+        # one positional argument goes alone (a plain one unpickled), not in a tuple
+        items = [2**70, -2**63, 2**63, True, False, None, 0, 1.5, -0.0, float("nan"), "s",
+                 "\udc80\u20ac", b"b", [1], (2,), (), [], {"k": (1,)}]
+        for item in items:
+            with self.subTest(item=item):
+                back = get(self.ex.submit(identity, item))
+                self.assertEqual((type(back), repr(back)), (type(item), repr(item)))
+        back = bounded(lambda: list(self.ex.map(identity, items, timeout=TIMEOUT)))
+        self.assertEqual([(type(x), repr(x)) for x in back], [(type(x), repr(x)) for x in items])
+        self.assertEqual(get(self.ex.submit(arg_count, (1, 2))), 1)
+        self.assertEqual(bounded(lambda: list(self.ex.map(arg_count, [(1, 2), ()], timeout=TIMEOUT))), [1, 1])
+        self.assertEqual(get(self.ex.submit(arg_count)), 0)
 
     def test_states_while_running_and_after(self):
         f = self.ex.submit(sleep_return, 1.0, "slow")

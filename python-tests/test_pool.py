@@ -467,6 +467,20 @@ class PicklingTest(SharedPoolTestCase):
         self.assertEqual(got, items)
         self.assertEqual([type(x) for x in got], [type(x) for x in items])
 
+    def test_map_one_item_per_task_keeps_float_signs_and_text(self):
+        items = [-0.0, float("nan"), float("inf"), 0.0, "\udc80", "\u20ac", "", None] * 20
+        got = bounded(self.pool.map, identity, items, 1)
+        self.assertEqual([(type(x), repr(x)) for x in got], [(type(x), repr(x)) for x in items])
+
+    def test_map_one_item_per_task_failing_midway_and_its_callbacks(self):
+        # the first failure wins; the callback sees the whole list once all items are in
+        with self.assertRaises(ValueError):
+            bounded(self.pool.map, fail_on_three, range(50), 1)
+        seen = []
+        r = self.pool.map_async(square, range(300), 1, callback=seen.append)
+        self.assertEqual(r.get(timeout=TIMEOUT), [x * x for x in range(300)])
+        self.assertEqual(seen, [[x * x for x in range(300)]])
+
     def test_map_with_an_unpicklable_item_raises_typeerror(self):
         # many tasks, so that they go to the workers in several batches
         items = list(range(300)) + [threading.Lock()] + list(range(300))

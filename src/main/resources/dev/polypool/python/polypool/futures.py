@@ -152,6 +152,9 @@ class ProcessPoolExecutor(_base.Executor):
     def submit(self, fn, /, *args, **kwargs):
         if kwargs:
             return self._submit(tasks.APPLY, fn, (args, kwargs))
+        if len(args) == 1:
+            # the argument alone: a plain one then crosses unpickled (tasks.Sender)
+            return self._submit(tasks.CALL, fn, args[0])
         return self._submit(tasks.STARCALL, fn, args)
 
     submit.__doc__ = _base.Executor.submit.__doc__
@@ -166,7 +169,9 @@ class ProcessPoolExecutor(_base.Executor):
             raise ValueError("chunksize must be >= 1.")
         end_time = None if timeout is None else timeout + time.monotonic()
         args = progress.counted(zip(*iterables))
-        if chunksize == 1:
+        if chunksize == 1 and len(iterables) == 1:
+            fs = [self._submit(tasks.CALL, fn, a[0]) for a in args]
+        elif chunksize == 1:
             fs = [self._submit(tasks.STARCALL, fn, a) for a in args]
         else:
             fs = [self._submit(tasks.STARMAP, fn, batch) for batch in tasks.chunked(args, chunksize)]

@@ -12,7 +12,7 @@ from polypool._host import host
 from polypool.childstate import (FUTURES_ERRORS, POOL_ERRORS, check_may_have_children, child_setup,
                                  forks, template)
 # for polypool.pool and polypool.futures, which submit tasks of these kinds and read these statuses
-from polypool.protocol import APPLY, BY_VALUE, CALL, LOST, MAP, OK, RAISED, STARCALL, STARMAP
+from polypool.protocol import APPLY, BY_VALUE, CALL, LOST, MAP, OK, PLAIN, RAISED, STARCALL, STARMAP
 
 
 def function_ref(func):
@@ -183,30 +183,42 @@ class _Batch:
             self._longs.clear()
 
 
-def outcomes(engine):
-    """Yield ``(job, index, status, value)`` for every outcome until the engine ends.
-
-    ``value`` is decoded: the result, the exception, or for LOST the engine's message.
-    A result that cannot be unpickled here comes as RAISED with the unpickling error.
-    """
+def outcome_batches(engine):
+    """Yield the outcomes as the engine hands them over, until it ends: flattened lists
+    ``[job, index, status, payload, job, ...]``, payloads still encoded (``decode``).
+    A whole batch at a time, so that a result thread's loop over it costs no generator
+    switch per outcome."""
     driver = engine.driver()  # the pool's dev.polypool.engine.OutcomeQueue
     poll = driver.pollOutcomes
     while True:
         # bounded, so that this thread comes back to Python often enough for the handshakes
         # of its context (OutcomeQueue.pollOutcomes says why)
         batch = poll(_POLL_MS)
-        n = len(batch)
-        if n == 0:
+        if len(batch) == 0:
             if driver.endReached():
                 return
             continue
-        for k in range(0, n, 4):
-            job, index, status, payload = batch[k], batch[k + 1], batch[k + 2], batch[k + 3]
-            if status == OK or status == RAISED:
-                try:
-                    payload = codec.loads(payload)
-                except Exception as e:
-                    status, payload = RAISED, e
-            elif payload is None:
-                payload = None  # Java's null arrives as polyglot.ForeignNone, not None itself
-            yield job, index, status, payload
+        yield batch
+
+
+def decode(status, payload):
+    """``(status, value)`` of one outcome of a batch: the result, the exception, or for LOST
+    the engine's message. A result that cannot be unpickled here comes as RAISED with the
+    unpickling error."""
+    if status == OK or status == RAISED:
+        try:
+            return status, codec.loads(payload)
+        except Exception as e:
+            return RAISED, e
+    if payload is None:
+        return status, None  # Java's null arrives as polyglot.ForeignNone, not None itself
+    return status, payload
+
+
+def outcomes(engine):
+    """Yield ``(job, index, status, value)`` for every outcome until the engine ends, the
+    value decoded as ``decode`` does."""
+    for batch in outcome_batches(engine):
+        for k in range(0, len(batch), 4):
+            status, value = decode(batch[k + 2], batch[k + 3])
+            yield batch[k], batch[k + 1], status, value

@@ -18,17 +18,20 @@ from polypool.childstate import FUTURES_ERRORS
 from polypool.protocol import CALL, MAP, OK_PREFIX, PLAIN_PREFIX, RAISED_PREFIX, STARCALL, STARMAP
 
 _errors = None  # childstate.POOL_ERRORS or FUTURES_ERRORS, set by start()
+# codec.is_plain, inlined in run: a result within these crosses as it is
+_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def _apply(kind, func, payload):
-    if kind == MAP:
-        return list(map(func, payload))
-    if kind == STARMAP:
-        return [func(*args) for args in payload]
+    # the kinds of the smallest tasks first: this runs once per task
     if kind == CALL:
         return func(payload)
     if kind == STARCALL:
         return func(*payload)
+    if kind == MAP:
+        return list(map(func, payload))
+    if kind == STARMAP:
+        return [func(*args) for args in payload]
     args, kwds = payload
     return func(*args, **kwds)
 
@@ -59,8 +62,14 @@ def run(kind, ref, plain, payload):
             # CPython's executor worker catches BaseException: SystemExit(3) on the future
             return RAISED_PREFIX + _encode_exception(e)
         _end_pool_worker(e)
-    if codec.is_plain(result):
-        return PLAIN_PREFIX + result if type(result) is str else result
+    t = type(result)
+    if t is int:
+        if _LONG_MIN <= result <= _LONG_MAX:
+            return result
+    elif t is float or t is bool or result is None:
+        return result
+    elif t is str:
+        return PLAIN_PREFIX + result
     try:
         encoded = codec.dumps(result, read_once=True)
     except Exception as e:
