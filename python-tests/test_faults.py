@@ -783,13 +783,23 @@ class SignalTest(FaultTest):
 
 
 class TerminalTest(unittest.TestCase):
-    """The program's ``isatty()`` of its standard streams tells what its fds are."""
+    """The program's (and its workers') ``isatty()`` of the standard streams tells what the fds are."""
 
-    PROGRAM = ("import os, sys; print(sys.stdin.isatty(), sys.stdout.isatty(), sys.stderr.isatty(), "
-               "os.isatty(0), os.isatty(1), os.isatty(2))")
+    PROGRAM = ("import os, sys, multiprocessing as mp\n"
+               "def flags(): return sys.stdout.isatty(), sys.stderr.isatty(), os.isatty(1), os.isatty(2)\n"
+               "if __name__ == '__main__':\n"
+               "    with mp.Pool(1) as p: worker = p.apply(flags)\n"
+               "    print(sys.stdin.isatty(), os.isatty(0), *flags(), *worker)\n")
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
 
     def run_child(self, under_a_terminal):
-        command = child_interpreter() + ["-c", self.PROGRAM]
+        script = os.path.join(self.dir.name, "flags.py")
+        with open(script, "w") as f:
+            f.write(self.PROGRAM)
+        command = child_interpreter() + [script]
         if under_a_terminal:
             command = ["script", "-q", "-e", "-c", " ".join(shlex.quote(a) for a in command), "/dev/null"]
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -799,10 +809,11 @@ class TerminalTest(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("script"), "needs script(1) for a pseudo-terminal")
     def test_a_terminal(self):
-        self.assertEqual(self.run_child(True), ["True"] * 6)
+        # a worker's stdout and stderr are the program's
+        self.assertEqual(self.run_child(True), ["True"] * 10)
 
     def test_pipes(self):
-        self.assertEqual(self.run_child(False), ["False"] * 6)
+        self.assertEqual(self.run_child(False), ["False"] * 10)
 
 
 if __name__ == "__main__":

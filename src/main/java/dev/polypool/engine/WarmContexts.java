@@ -148,6 +148,7 @@ public final class WarmContexts {
         OutputStream err = stderr.newLineStream();
         Context context = runtime.newContext(argv, environment, java.io.InputStream.nullInputStream(), out, err,
                 bridge);
+        context.getPolyglotBindings().putMember("polypool.terminals", new StandardTerminals(stdout, stderr));
         try {
             Value worker = context.eval(WORKER_MODULE);
             if (template != null) {

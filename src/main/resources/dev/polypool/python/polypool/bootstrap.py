@@ -17,6 +17,8 @@ import multiprocessing.context as mp_context
 import multiprocessing.pool as mp_pool
 import multiprocessing.process as mp_process
 
+import polyglot
+
 from polypool import childstate, hooks
 from polypool._host import host
 from polypool.protocol import START_METHODS
@@ -218,5 +220,9 @@ def install_worker(name, identity, pid, ppid, start_method, daemon=True):
     current._config["daemon"] = daemon
     current._start_method = start_method
     mp_process._current_process = current
+    terminals = polyglot.import_value("polypool.terminals")
+    if terminals is not None:  # a worker of a pool of the Java API has none
+        from polypool import posix
+        posix.terminals_ready(terminals)
     mp_process._process_counter = itertools.count(1)
     mp_process._children = set()
