@@ -3,6 +3,8 @@
 They pass on CPython (fork) and on polypool, where each process is a context of its own.
 """
 
+import contextlib
+import io
 import multiprocessing
 import os
 import queue
@@ -44,6 +46,11 @@ def consume(q, out):
             return
         out.put(item * 10)
         q.task_done()
+
+
+class NotPicklable:
+    def __reduce__(self):
+        raise AttributeError("refuses to be pickled")
 
 
 class Worker(Process):
@@ -152,6 +159,19 @@ class QueueTest(unittest.TestCase):
         q.join_thread()
         with self.assertRaises(ValueError):
             q.put(4)
+
+    def test_unpicklable_item_is_reported_and_dropped(self):
+        # CPython's feeder thread pickles, prints the error and goes on with the next item
+        q = Queue(maxsize=1)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            q.put(NotPicklable())
+            q.put(True)
+            self.assertIs(q.get(timeout=TIMEOUT), True)
+        self.assertTrue(q.empty())
+        self.assertIn("AttributeError: refuses to be pickled", err.getvalue())
+        q.close()
+        q.join_thread()
 
     def test_joinable_queue_with_consumer_process(self):
         jobs, results = JoinableQueue(), Queue()
