@@ -25,6 +25,16 @@ _GLOBAL_COUNTER = None
 _worker_value = None
 
 
+class Point(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_int), ("y", ctypes.c_double)]
+
+
+def _move_point(point):
+    with point.get_lock():
+        point.x += 1
+        point.y *= 2
+
+
 def _init_with_value(value):
     global _worker_value
     _worker_value = value
@@ -164,6 +174,18 @@ class ValueTest(unittest.TestCase):
             ForkingPickler.dumps(multiprocessing.RawValue("i", 1))
         with self.assertRaisesRegex(RuntimeError, "Synchronized objects"):
             pickle.dumps(multiprocessing.Value("i", 1))
+
+    def test_synchronized_structure(self):
+        # synchronized() builds a wrapper class per Structure class, with a property per field
+        p = multiprocessing.Value(Point, 1, 2.5)
+        self.assertIsInstance(p, sharedctypes.SynchronizedBase)
+        self.assertEqual(type(p).__name__, "SynchronizedPoint")
+        self.assertIs(type(multiprocessing.Value(Point)), type(p))  # the class is cached
+        self.assertEqual((p.x, p.y), (1, 2.5))
+        self.assertEqual(_run_process(_move_point, p), 0)
+        self.assertEqual((p.x, p.y), (2, 5.0))
+        raw = sharedctypes.synchronized(multiprocessing.RawValue(Point, 3, 0.5))
+        self.assertEqual(raw.x, 3)
 
 
 class ArrayTest(unittest.TestCase):
