@@ -195,5 +195,21 @@ class QueueTest(unittest.TestCase):
         self.assertIn("inheritance", str(cm.exception))
 
 
+class ChildProcessTest(unittest.TestCase):
+    # what multiprocessing's resource tracker does with the process it starts
+
+    def test_a_child_waited_for_is_gone(self):
+        from multiprocessing import util
+        pid = util.spawnv_passfds(os.fsencode(sys.executable), [sys.executable, "-c", "pass"], ())
+        self.assertEqual(os.waitpid(pid, 0), (pid, 0))
+        with self.assertRaises(ChildProcessError):
+            os.waitpid(pid, 0)
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pid, 0)
+        again = util.spawnv_passfds(os.fsencode(sys.executable), [sys.executable, "-c", "pass"], ())
+        os.kill(again, 0)  # a new child is there, whatever its number
+        self.assertEqual(os.waitpid(again, 0), (again, 0))
+
+
 if __name__ == "__main__":
     unittest.main()
