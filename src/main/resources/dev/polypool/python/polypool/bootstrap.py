@@ -58,6 +58,22 @@ class EngineContext(mp_context.BaseContext):
         return os.getpid()
 
 
+# named as CPython's context classes of the start methods
+class ForkContext(EngineContext):
+    pass
+
+
+class SpawnContext(EngineContext):
+    pass
+
+
+class ForkServerContext(EngineContext):
+    pass
+
+
+_CONTEXT_CLASSES = {"fork": ForkContext, "spawn": SpawnContext, "forkserver": ForkServerContext}
+
+
 def _get_all_start_methods(self):
     return list(START_METHODS)
 
@@ -168,7 +184,7 @@ def _install_common():
     from polypool import sync
     _multiprocessing.SemLock = sync.SemLock
     _multiprocessing.sem_unlink = sync.sem_unlink
-    contexts = {name: EngineContext(name) for name in START_METHODS}
+    contexts = {name: _CONTEXT_CLASSES[name](name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context
     default._default_context = contexts[_default_start_method()]
