@@ -7,6 +7,7 @@ context maps: a write in a child process or pool worker is seen by the parent.
 
 import ctypes
 import multiprocessing
+import os
 import sys
 import threading
 import unittest
@@ -366,6 +367,18 @@ class SharedMemoryTest(unittest.TestCase):
         shm = shared_memory.SharedMemory(name, create=True, size=size)
         self.blocks.append(shm)
         return shm
+
+    def test_random_names_come_from_make_filename(self):
+        # CPython draws a new name with shared_memory._make_filename at each try, and
+        # draws again when the name is taken
+        from unittest import mock
+        taken = self.create(1)
+        mine = f"/psm_polypool_test_{os.getpid()}"
+        with mock.patch("multiprocessing.shared_memory._make_filename",
+                        side_effect=["/" + taken.name, mine]) as make_filename:
+            shm = self.create(1)
+        self.assertEqual(shm.name, mine.lstrip("/"))
+        self.assertEqual(make_filename.call_count, 2)
 
     def test_create_attach_and_attributes(self):
         shm = self.create(16)
