@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import queue
 import sys
+import threading
 import time
 import unittest
 from multiprocessing import Process, Queue, JoinableQueue, current_process
@@ -46,6 +47,14 @@ def consume(q, out):
             return
         out.put(item * 10)
         q.task_done()
+
+
+def set_later(event):
+    # a thread of the child's own, not a daemon: the child waits for it before exiting
+    def set_it():
+        time.sleep(0.5)
+        event.set()
+    threading.Thread(target=set_it).start()
 
 
 class NotPicklable:
@@ -138,6 +147,17 @@ class ProcessTest(unittest.TestCase):
             p.start()  # started twice
         p.join(TIMEOUT)
         self.assertEqual(current_process().name, "MainProcess")
+
+
+class ProcessThreadsTest(unittest.TestCase):
+
+    def test_child_waits_for_its_non_daemon_threads(self):
+        event = multiprocessing.Event()
+        p = Process(target=set_later, args=(event,))
+        p.start()
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, 0)
+        self.assertTrue(event.is_set())
 
 
 class QueueTest(unittest.TestCase):
