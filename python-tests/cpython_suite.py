@@ -33,6 +33,10 @@ import tempfile
 import time
 import unittest
 
+# resolved once: a test class may change the working directory of the interpreter that runs
+# the driver (on polypool's resident engine, of the server the runs share)
+SCRIPT = os.path.abspath(__file__)
+
 def cpython_test_dir():
     explicit = os.environ.get("CPYTHON_TEST_DIR")
     if explicit:
@@ -147,7 +151,7 @@ def run_parent(args):
     for name in classes:
         t0 = time.monotonic()
         try:
-            child = subprocess.run([interpreter, os.path.abspath(__file__), "--start-method",
+            child = subprocess.run([interpreter, SCRIPT, "--start-method",
                                     args.start_method, "--child", name,
                                     "--verbosity", str(args.verbosity)],
                                    env=env, capture_output=True, text=True, timeout=args.timeout)

@@ -3,10 +3,13 @@
 They pass on CPython (fork) and on polypool, where each process is a context of its own.
 """
 
+import contextlib
+import io
 import multiprocessing
 import os
 import queue
 import sys
+import threading
 import time
 import unittest
 from multiprocessing import Process, Queue, JoinableQueue, current_process
@@ -44,6 +47,19 @@ def consume(q, out):
             return
         out.put(item * 10)
         q.task_done()
+
+
+def set_later(event):
+    # a thread of the child's own, not a daemon: the child waits for it before exiting
+    def set_it():
+        time.sleep(0.5)
+        event.set()
+    threading.Thread(target=set_it).start()
+
+
+class NotPicklable:
+    def __reduce__(self):
+        raise AttributeError("refuses to be pickled")
 
 
 class Worker(Process):
@@ -133,6 +149,17 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(current_process().name, "MainProcess")
 
 
+class ProcessThreadsTest(unittest.TestCase):
+
+    def test_child_waits_for_its_non_daemon_threads(self):
+        event = multiprocessing.Event()
+        p = Process(target=set_later, args=(event,))
+        p.start()
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, 0)
+        self.assertTrue(event.is_set())
+
+
 class QueueTest(unittest.TestCase):
 
     def test_fifo_and_exceptions(self):
@@ -152,6 +179,19 @@ class QueueTest(unittest.TestCase):
         q.join_thread()
         with self.assertRaises(ValueError):
             q.put(4)
+
+    def test_unpicklable_item_is_reported_and_dropped(self):
+        # CPython's feeder thread pickles, prints the error and goes on with the next item
+        q = Queue(maxsize=1)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            q.put(NotPicklable())
+            q.put(True)
+            self.assertIs(q.get(timeout=TIMEOUT), True)
+        self.assertTrue(q.empty())
+        self.assertIn("AttributeError: refuses to be pickled", err.getvalue())
+        q.close()
+        q.join_thread()
 
     def test_joinable_queue_with_consumer_process(self):
         jobs, results = JoinableQueue(), Queue()
@@ -173,6 +213,22 @@ class QueueTest(unittest.TestCase):
             with self.assertRaises(RuntimeError) as cm:
                 pool.apply_async(report, (q, 0)).get(TIMEOUT)
         self.assertIn("inheritance", str(cm.exception))
+
+
+class ChildProcessTest(unittest.TestCase):
+    # what multiprocessing's resource tracker does with the process it starts
+
+    def test_a_child_waited_for_is_gone(self):
+        from multiprocessing import util
+        pid = util.spawnv_passfds(os.fsencode(sys.executable), [sys.executable, "-c", "pass"], ())
+        self.assertEqual(os.waitpid(pid, 0), (pid, 0))
+        with self.assertRaises(ChildProcessError):
+            os.waitpid(pid, 0)
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pid, 0)
+        again = util.spawnv_passfds(os.fsencode(sys.executable), [sys.executable, "-c", "pass"], ())
+        os.kill(again, 0)  # a new child is there, whatever its number
+        self.assertEqual(os.waitpid(again, 0), (again, 0))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ context maps: a write in a child process or pool worker is seen by the parent.
 
 import ctypes
 import multiprocessing
+import os
 import sys
 import threading
 import unittest
@@ -23,6 +24,16 @@ graalpy_ctypes_gap = unittest.expectedFailure if sys.implementation.name == "gra
 # set before the pool starts: workers inherit it, as a forked child inherits a global
 _GLOBAL_COUNTER = None
 _worker_value = None
+
+
+class Point(ctypes.Structure):
+    _fields_ = [("x", ctypes.c_int), ("y", ctypes.c_double)]
+
+
+def _move_point(point):
+    with point.get_lock():
+        point.x += 1
+        point.y *= 2
 
 
 def _init_with_value(value):
@@ -164,6 +175,18 @@ class ValueTest(unittest.TestCase):
             ForkingPickler.dumps(multiprocessing.RawValue("i", 1))
         with self.assertRaisesRegex(RuntimeError, "Synchronized objects"):
             pickle.dumps(multiprocessing.Value("i", 1))
+
+    def test_synchronized_structure(self):
+        # synchronized() builds a wrapper class per Structure class, with a property per field
+        p = multiprocessing.Value(Point, 1, 2.5)
+        self.assertIsInstance(p, sharedctypes.SynchronizedBase)
+        self.assertEqual(type(p).__name__, "SynchronizedPoint")
+        self.assertIs(type(multiprocessing.Value(Point)), type(p))  # the class is cached
+        self.assertEqual((p.x, p.y), (1, 2.5))
+        self.assertEqual(_run_process(_move_point, p), 0)
+        self.assertEqual((p.x, p.y), (2, 5.0))
+        raw = sharedctypes.synchronized(multiprocessing.RawValue(Point, 3, 0.5))
+        self.assertEqual(raw.x, 3)
 
 
 class ArrayTest(unittest.TestCase):
@@ -344,6 +367,18 @@ class SharedMemoryTest(unittest.TestCase):
         shm = shared_memory.SharedMemory(name, create=True, size=size)
         self.blocks.append(shm)
         return shm
+
+    def test_random_names_come_from_make_filename(self):
+        # CPython draws a new name with shared_memory._make_filename at each try, and
+        # draws again when the name is taken
+        from unittest import mock
+        taken = self.create(1)
+        mine = f"/psm_polypool_test_{os.getpid()}"
+        with mock.patch("multiprocessing.shared_memory._make_filename",
+                        side_effect=["/" + taken.name, mine]) as make_filename:
+            shm = self.create(1)
+        self.assertEqual(shm.name, mine.lstrip("/"))
+        self.assertEqual(make_filename.call_count, 2)
 
     def test_create_attach_and_attributes(self):
         shm = self.create(16)

@@ -160,8 +160,12 @@ class StartMethodApiTest(unittest.TestCase):
             multiprocessing.get_context("threads")
 
     def test_context_reports_its_method(self):
+        names = {"fork": "ForkContext", "spawn": "SpawnContext", "forkserver": "ForkServerContext"}
         for method in METHODS:
-            self.assertEqual(multiprocessing.get_context(method).get_start_method(), method)
+            ctx = multiprocessing.get_context(method)
+            self.assertEqual(ctx.get_start_method(), method)
+            self.assertEqual(type(ctx).__name__, names[method])
+            self.assertIsInstance(ctx, multiprocessing.context.BaseContext)
 
     def test_concrete_context_refuses_set_start_method(self):
         with self.assertRaises(ValueError):

@@ -3,7 +3,9 @@
 They pass on CPython (fork) and on polypool, where these objects are shared Java objects.
 """
 
+import _multiprocessing
 import multiprocessing
+import os
 import threading
 import time
 import unittest
@@ -115,6 +117,27 @@ class LockTest(unittest.TestCase):
             with lock:
                 self.assertEqual(pool.map(_try_worker_lock, range(2), chunksize=1), [False, False])
             self.assertEqual(pool.map(_try_worker_lock, range(1)), [True])
+
+
+class SemLockTypeTest(unittest.TestCase):
+    # _multiprocessing.SemLock used directly, as CPython's SemLockTests do
+
+    def test_subclass_acquires_and_releases(self):
+        class CountingSemLock(_multiprocessing.SemLock):
+            pass
+        name = f"/polypool-test-semlock-{os.getpid()}"
+        semaphore_kind = 1  # multiprocessing.synchronize.SEMAPHORE
+        s = CountingSemLock(semaphore_kind, 2, 2, name, False)
+        _multiprocessing.sem_unlink(name)
+        self.assertTrue(s.acquire(timeout=1))
+        self.assertTrue(s.acquire(False))
+        self.assertFalse(s.acquire(False))
+        self.assertEqual(s._get_value(), 0)
+        s.release()
+        s.release()
+        with self.assertRaisesRegex(ValueError, "released too many times"):
+            s.release()
+        self.assertEqual(_multiprocessing.SemLock.SEM_VALUE_MAX, 2**31 - 1)
 
 
 if __name__ == "__main__":

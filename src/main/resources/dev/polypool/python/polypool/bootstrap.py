@@ -60,6 +60,22 @@ class EngineContext(mp_context.BaseContext):
         return os.getpid()
 
 
+# named as CPython's context classes of the start methods
+class ForkContext(EngineContext):
+    pass
+
+
+class SpawnContext(EngineContext):
+    pass
+
+
+class ForkServerContext(EngineContext):
+    pass
+
+
+_CONTEXT_CLASSES = {"fork": ForkContext, "spawn": SpawnContext, "forkserver": ForkServerContext}
+
+
 def _get_all_start_methods(self):
     return list(START_METHODS)
 
@@ -118,6 +134,11 @@ def _use_shared_heap(module):
     heap.install(module)
 
 
+def _use_plain_class_cache(module):
+    from polypool import heap
+    heap.install_sharedctypes(module)
+
+
 def _use_shared_memory(module):
     from polypool import shared_memory
     shared_memory.install(module)
@@ -153,13 +174,19 @@ def _install_common():
     hooks.on_import("concurrent.futures.process", _use_engine_executor)
     # Value/Array/Barrier memory, shared_memory and managers across contexts
     hooks.on_import("multiprocessing.heap", _use_shared_heap)
+    hooks.on_import("multiprocessing.sharedctypes", _use_plain_class_cache)
     hooks.on_import("multiprocessing.shared_memory", _use_shared_memory)
     hooks.on_import("multiprocessing.managers", _use_engine_managers)
     # Pipe and wait (and SimpleQueue, built on them) work across contexts
     hooks.on_import("multiprocessing.connection", _use_engine_pipes)
     # unicodedata's native parts (lookup, east_asian_width, combining) in Java, for every context
     hooks.on_import("unicodedata", _use_java_unicodedata)
-    contexts = {name: EngineContext(name) for name in START_METHODS}
+    # the SemLock type itself, for code that uses or subclasses it directly
+    import _multiprocessing
+    from polypool import sync
+    _multiprocessing.SemLock = sync.SemLock
+    _multiprocessing.sem_unlink = sync.sem_unlink
+    contexts = {name: _CONTEXT_CLASSES[name](name) for name in START_METHODS}
     mp_context._concrete_contexts = contexts
     default = mp_context._default_context
     default._default_context = contexts[_default_start_method()]

@@ -6,6 +6,7 @@ forked child shares with its parent. Here a block is a ``dev.polypool.sync.Share
 native memory that every context wraps in place with ctypes, so a write in a child is seen
 by the parent. The stdlib's ``sharedctypes`` and ``synchronize`` run unchanged on it;
 pickling a block (when a ``Value`` reaches a child through inheritance) sends its handle.
+``install_sharedctypes`` makes ``synchronized()`` of a ``Structure`` work on GraalPy.
 """
 
 import ctypes
@@ -57,6 +58,14 @@ def _rebuild(handle, size):
     wrapper = BufferWrapper.__new__(BufferWrapper)
     wrapper._init(block, size)
     return wrapper
+
+
+def install_sharedctypes(sharedctypes_module):
+    """``synchronized()`` of a ``Structure`` caches the wrapper class it makes per ctypes
+    class in a ``WeakKeyDictionary``; GraalPy's ctypes classes cannot be weakly referenced
+    (``TypeError``), so the cache is a plain dict: a wrapper class then lives as long as the
+    program, as its ``Structure`` class usually does."""
+    sharedctypes_module.class_cache = {}
 
 
 def install(heap_module):

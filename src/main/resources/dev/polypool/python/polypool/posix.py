@@ -15,7 +15,8 @@ contexts. Here:
   as below), a ``multiprocessing.Process`` child by its pid (0 checks that it runs; any
   other signal ends it as ``terminate``/``kill`` do, exit code minus the signal), the
   main program from a worker (the parent pid), a ``subprocess`` child by the pid GraalPy
-  gave it, and any other process of the system.
+  gave it (one already waited for: ``ProcessLookupError``, and ``waitpid`` of it
+  ``ChildProcessError``, as in CPython), and any other process of the system.
 - Signals: ``signal.signal`` and ``getsignal`` keep the program's handlers here. In the
   main context, the signals the JVM lets a program handle (INT, TERM, HUP, USR1, USR2,
   ALRM) reach ``_deliver`` in the main thread, wherever it waits, through
@@ -59,6 +60,7 @@ RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.
 
 _graalpy_signal = _signal.signal
 _graalpy_kill = os.kill
+_graalpy_waitpid = os.waitpid
 _handlers = {}          # signal number -> what the program set
 _is_main = False        # whether this is the main program's context
 _own_session = False    # setsid() was called in this worker or process context
@@ -152,6 +154,8 @@ def kill(pid, sig):
     elif pid >= _MAX_OS_PID:
         if not _native.signalChild(pid, sig):
             raise _no_such_process()
+    elif pid in _reaped:
+        raise _no_such_process()
     elif pid == _main_pid():  # from a worker or process: its parent program
         if sig != 0:
             _host().raiseSignal(sig)
@@ -175,6 +179,20 @@ def _is_subprocess(pid):
 
 
 _subprocess_os_pids = {}  # GraalPy's pid of a subprocess child -> the operating system's
+# GraalPy's pids of subprocess children already waited for (until it gives the number to a
+# new child): GraalPy's kill or waitpid of one fails with an internal error that ends the program
+_reaped = set()
+
+
+def waitpid(pid, options):
+    pid, options = int(pid), int(options)
+    if pid in _reaped:
+        raise ChildProcessError(errno.ECHILD, os.strerror(errno.ECHILD))
+    result = _graalpy_waitpid(pid, options)
+    if result[0] > 0:
+        _reaped.add(result[0])
+        _subprocess_os_pids.pop(result[0], None)
+    return result
 
 
 def _fork_exec(*args, **kwargs):
@@ -182,6 +200,7 @@ def _fork_exec(*args, **kwargs):
     # learn the child's real pid, the JVM's one new child (unknown if several started at once)
     before = set(_native.childProcesses())
     pid = _graalpy_fork_exec(*args, **kwargs)
+    _reaped.discard(pid)  # GraalPy numbers children anew from the lowest free number
     started = set(_native.childProcesses()) - before
     if len(started) == 1:
         _subprocess_os_pids[pid] = started.pop()
@@ -319,6 +338,7 @@ def install():
     os.setsid = setsid
     os.sched_getaffinity = sched_getaffinity
     os.kill = kill
+    os.waitpid = waitpid
     os.killpg = killpg
     os._exit = _exit
     resource.getrusage = getrusage

@@ -2,9 +2,9 @@
 
 CPython's queues are a pipe plus a feeder thread; contexts share no file descriptors, so
 here a queue is one ``dev.polypool.sync.SharedQueue`` that every context holding the queue
-refers to. Items are pickled by ``put`` (so an item that cannot be pickled fails there,
-where CPython's feeder thread would print the error and drop the item) and unpickled by
-``get``. Passing a queue to a ``Process`` or a pool's ``initargs`` shares it; sending one
+refers to. Items are pickled by ``put`` and unpickled by ``get``. An item that cannot be
+pickled is handed to ``_on_queue_feeder_error`` (which prints the error) and dropped, as
+CPython's feeder thread does, so ``put`` does not raise and the queue goes on. Passing a queue to a ``Process`` or a pool's ``initargs`` shares it; sending one
 as a task argument raises CPython's ``RuntimeError``.
 """
 
@@ -47,7 +47,11 @@ class Queue:
 
     def put(self, obj, block=True, timeout=None):
         self._check_closed()
-        item = codec.dumps(obj, read_once=True)
+        try:
+            item = codec.dumps(obj, read_once=True)
+        except Exception as e:
+            self._on_queue_feeder_error(e, obj)
+            return
         if not wait_in_slices(lambda seconds: self._shared.put(item, seconds), block, timeout, bool):
             raise _queue.Full
 
@@ -83,6 +87,11 @@ class Queue:
     def cancel_join_thread(self):
         pass
 
+    @staticmethod
+    def _on_queue_feeder_error(e, obj):
+        """CPython's hook for an item that could not be pickled; subclasses override it."""
+        import traceback
+        traceback.print_exc()
 
 
 class JoinableQueue(Queue):

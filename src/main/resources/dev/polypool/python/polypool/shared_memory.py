@@ -48,7 +48,6 @@ def _inherit_list(cls, shm, list_len, allocated_offsets):
 
 def install(module):
     stdlib = module.SharedMemory
-    make_filename = module._make_filename
 
     class SharedMemory(stdlib):
         __doc__ = stdlib.__doc__
@@ -62,7 +61,8 @@ def install(module):
             if name is None and not create:
                 raise ValueError("'name' can only be None if create=True")
             while True:
-                shm_name = make_filename() if name is None else "/" + name
+                # looked up at each call, as CPython does (tests patch it)
+                shm_name = module._make_filename() if name is None else "/" + name
                 mapping = _services.openSharedMemory(shm_name, bool(create), size)
                 if isinstance(mapping, int):
                     if mapping == errno.EEXIST and name is None:

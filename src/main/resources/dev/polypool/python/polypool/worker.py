@@ -242,5 +242,16 @@ def run_process(name, pid, ppid, setup, process_text, sentinel):
     import threading
     with threading._shutdown_locks_lock:
         threading._shutdown_locks.clear()
+    # the Java thread running the process is a daemon _DummyThread to Python; as a CPython
+    # child's main thread it is not, so the threads it starts are not daemons either
+    threading.current_thread()._daemonic = False
     # an int for Java: sys.exit(False) makes _bootstrap return the bool, exit status 0
-    return int(process._bootstrap(mp_process._parent_process.sentinel))
+    code = int(process._bootstrap(mp_process._parent_process.sentinel))
+    # a CPython child waits for its non-daemon threads before it exits; _bootstrap's
+    # threading._shutdown() returns at once here, since the context's main thread (the
+    # stale entry of the thread that prepared it) is stopped
+    current, main = threading.current_thread(), threading.main_thread()
+    for thread in threading.enumerate():
+        if thread is not current and thread is not main and not thread.daemon:
+            thread.join()
+    return code
