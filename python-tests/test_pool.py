@@ -129,6 +129,11 @@ def make_bytes(n):
     return bytes(range(256)) * (n // 256)
 
 
+def chdir_and_report(path):
+    os.chdir(path)
+    return os.getcwd()
+
+
 def type_and_size(value):
     return type(value).__name__, len(value)
 
@@ -589,6 +594,17 @@ class WorkerIdentityTest(SharedPoolTestCase):
             bounded(self.pool.join)
         # still running and usable
         self.assertEqual(bounded(self.pool.apply, square, (3,)), 9)
+
+
+class WorkingDirectoryTest(unittest.TestCase):
+    def test_a_workers_chdir_is_its_own(self):
+        here = os.getcwd()
+        with tempfile.TemporaryDirectory() as elsewhere:
+            with Pool(2) as pool:
+                moved = bounded(pool.apply, chdir_and_report, (elsewhere,))
+                self.assertEqual(os.path.realpath(moved), os.path.realpath(elsewhere))
+                self.assertEqual(os.getcwd(), here)  # the program's is its own
+                self.assertEqual(os.path.abspath("."), here)
 
 
 # ---------------------------------------------------------------------------

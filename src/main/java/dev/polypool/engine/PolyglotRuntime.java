@@ -38,11 +38,17 @@ public final class PolyglotRuntime {
             .allowListAccess(true)
             .build();
 
-    /** All of the host's I/O, with {@code /proc} files readable (see {@link ProcFileSystem}). */
-    private static final IOAccess IO_ACCESS = IOAccess.newBuilder()
-            .allowHostSocketAccess(true)
-            .fileSystem(new ProcFileSystem(org.graalvm.polyglot.io.FileSystem.newDefaultFileSystem()))
-            .build();
+    /**
+     * All of the host's I/O, with {@code /proc} files readable (see {@link ProcFileSystem}),
+     * through a file system of the context's own: a file system keeps the working directory
+     * ({@code os.chdir}), which one context must not change for another.
+     */
+    private static IOAccess ioAccess() {
+        return IOAccess.newBuilder()
+                .allowHostSocketAccess(true)
+                .fileSystem(new ProcFileSystem(org.graalvm.polyglot.io.FileSystem.newDefaultFileSystem()))
+                .build();
+    }
 
     private static volatile PolyglotRuntime instance;
 
@@ -124,7 +130,7 @@ public final class PolyglotRuntime {
         Context.Builder b = Context.newBuilder("python")
                 .engine(engine)
                 .allowHostAccess(HOST_ACCESS)
-                .allowIO(IO_ACCESS)
+                .allowIO(ioAccess())
                 // ctypes needs it; multiprocessing's Value/Array and shared_memory are ctypes
                 // objects over native memory that every context maps (dev.polypool.sync.SharedBuffer)
                 .allowNativeAccess(true)

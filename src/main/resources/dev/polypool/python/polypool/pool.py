@@ -304,7 +304,9 @@ class Pool(mp_pool.Pool):
                     # what MapResult._set does with one item that does not complete the
                     # map, without its call, tuple and list: the commonest outcome of tiny
                     # tasks ("_set" in the instance: progress wraps it, and counts)
-                    result._value[index] = value
+                    # a Java null arrives as polyglot.ForeignNone, which "is None" yet is
+                    # not Python's None
+                    result._value[index] = None if value is None else value
                     result._number_left -= 1
                     continue
                 status, value = tasks.decode(status, value)
