@@ -599,6 +599,14 @@ def wait_in(kind, pool):
 def say(*words):
     print(*words, flush=True)
 
+def handle_sigint():
+    got = []
+    signal.signal(signal.SIGINT, lambda s, f: got.append(s))
+    say("waiting handler")
+    while not got:
+        time.sleep(0.05)
+    say("handled", got[0])
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "waits":
@@ -613,24 +621,14 @@ if __name__ == "__main__":
         pool.terminate()
         say("done")
     elif mode == "handler":
-        got = []
-        signal.signal(signal.SIGINT, lambda s, f: got.append(s))
-        say("waiting handler")
-        while not got:
-            time.sleep(0.05)
-        say("handled", got[0])
+        handle_sigint()
     elif mode == "ignored":
         say("ignoring", signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
             signal.getsignal(signal.SIGHUP) == signal.SIG_IGN)
         say("waiting ignored")
         time.sleep(4)  # the SIGINT and SIGHUP sent meanwhile change nothing
         say("slept")
-        got = []
-        signal.signal(signal.SIGINT, lambda s, f: got.append(s))
-        say("waiting handler")
-        while not got:
-            time.sleep(0.05)
-        say("handled", got[0])
+        handle_sigint()
     elif mode == "uncaught":
         with multiprocessing.Pool(2) as pool:
             say("waiting uncaught")
