@@ -10,7 +10,8 @@
  * program's stdout and stderr to fds 1 and 2, forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT
  * (and says which of them it was started ignoring: the program starts ignoring those too, as
  * CPython does, yet may handle them later), and exits with the program's status.
- * PROGRAM-ARGS "--server status|stop|start" control the server instead. The frame format is documented in dev.polypool.server.Frames.
+ * PROGRAM-ARGS "--server status|stop|start" control the server instead. The frame format
+ * is documented in dev.polypool.server.Frames.
  */
 #define _GNU_SOURCE
 #include <errno.h>

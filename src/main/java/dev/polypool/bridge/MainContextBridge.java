@@ -12,6 +12,7 @@ import dev.polypool.engine.ChildProcess;
 import dev.polypool.engine.OutcomeQueue;
 import dev.polypool.engine.PolyglotRuntime;
 import dev.polypool.engine.ProcessEnvironment;
+import dev.polypool.engine.StandardTerminals;
 import dev.polypool.engine.WarmContexts;
 import dev.polypool.engine.WorkerPool;
 import dev.polypool.io.ConsoleSink;
@@ -33,7 +34,7 @@ public final class MainContextBridge {
     private final ProcessEnvironment environment;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
-    private volatile boolean stdinTerminal;
+    private final StandardTerminals terminals;
     private final int warmContexts;
     private final WarmContexts warm;
     private String templateKey; // guarded by this, as is templates
@@ -67,6 +68,7 @@ public final class MainContextBridge {
         this.environment = Objects.requireNonNull(environment);
         this.stdout = Objects.requireNonNull(stdout);
         this.stderr = Objects.requireNonNull(stderr);
+        this.terminals = new StandardTerminals(stdout, stderr);
         this.warmContexts = warmContexts;
         this.warm = new WarmContexts(runtime, argv, environment, stdout, stderr, warmContexts, this, null,
                 this::nextIdentity);
@@ -251,16 +253,13 @@ public final class MainContextBridge {
 
     /** Says whether the program's stdin is a terminal (its stdout and stderr say so themselves). */
     public void stdinIsTerminal(boolean value) {
-        stdinTerminal = value;
+        terminals.stdinIsTerminal(value);
     }
 
-    /**
-     * Whether the program's stdin, stdout and stderr are terminals, for its {@code isatty()}
-     * (GraalPy's is always false).
-     */
+    /** Whether the program's stdin, stdout and stderr are terminals, for its {@code isatty()}. */
     @HostAccess.Export
     public boolean[] standardTerminals() {
-        return new boolean[] {stdinTerminal, stdout.isTerminal(), stderr.isTerminal()};
+        return terminals.standardTerminals();
     }
 
     /**

@@ -46,17 +46,21 @@ final class Frames {
             if (payload.length != 4) {
                 throw new IllegalArgumentException("expected 4 bytes in frame " + (char) type);
             }
-            return ((payload[0] & 0xff) << 24) | ((payload[1] & 0xff) << 16) | ((payload[2] & 0xff) << 8)
-                    | (payload[3] & 0xff);
+            return intAt(0);
         }
 
         List<Integer> ints() {
             List<Integer> out = new ArrayList<>();
             for (int i = 0; i + 4 <= payload.length; i += 4) {
-                out.add(((payload[i] & 0xff) << 24) | ((payload[i + 1] & 0xff) << 16) | ((payload[i + 2] & 0xff) << 8)
-                        | (payload[i + 3] & 0xff));
+                out.add(intAt(i));
             }
             return out;
+        }
+
+        /** The big-endian 32-bit number at {@code offset} of the payload. */
+        private int intAt(int offset) {
+            return ((payload[offset] & 0xff) << 24) | ((payload[offset + 1] & 0xff) << 16)
+                    | ((payload[offset + 2] & 0xff) << 8) | (payload[offset + 3] & 0xff);
         }
 
         List<String> strings() {

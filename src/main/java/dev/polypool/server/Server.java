@@ -339,7 +339,7 @@ public final class Server {
         private int pendingSignal;
         private int pendingKill = -1;
         private List<Integer> ignoredAtStart = List.of(); // signals the client started ignoring
-        private boolean stdinTerminal;
+        private byte[] tty = new byte[3]; // isatty() of the client's fds 0-2: 1 or 0
         private volatile boolean finished;
         private final java.util.concurrent.atomic.AtomicBoolean exitSent = new java.util.concurrent.atomic.AtomicBoolean();
         private final java.util.concurrent.atomic.AtomicBoolean killed = new java.util.concurrent.atomic.AtomicBoolean();
@@ -357,7 +357,6 @@ public final class Server {
             List<String> argv = List.of();
             Path cwd = null;
             Map<String, String> env = new HashMap<>();
-            byte[] tty = new byte[3];
             while (true) {
                 Frames.Frame f = Frames.read(in);
                 if (f == null) {
@@ -374,17 +373,14 @@ public final class Server {
                             }
                         }
                     }
-                    case Frames.TTY -> {
-                        tty = f.payload();
-                        stdinTerminal = tty.length > 0 && tty[0] != 0;
-                    }
+                    case Frames.TTY -> tty = f.payload();
                     case Frames.IGNORED -> ignoredAtStart = f.ints();
                     case Frames.CONTROL -> {
                         control(f.text());
                         return;
                     }
                     case Frames.GO -> {
-                        run(in, argv, new ProcessEnvironment(cwd, env), tty);
+                        run(in, argv, new ProcessEnvironment(cwd, env));
                         return;
                     }
                     default -> throw new IOException("unexpected frame " + (char) f.type());
@@ -417,8 +413,12 @@ public final class Server {
             }
         }
 
-        /** @param tty whether the client's stdin, stdout and stderr are terminals (1) or not (0) */
-        private void run(DataInputStream in, List<String> argv, ProcessEnvironment environment, byte[] tty) {
+        /** Whether the client's fd {@code fd} (0, 1 or 2) is a terminal. */
+        private boolean terminal(int fd) {
+            return tty.length > fd && tty[fd] != 0;
+        }
+
+        private void run(DataInputStream in, List<String> argv, ProcessEnvironment environment) {
             int n = runs.incrementAndGet();
             number = n;
             RemoteStdin stdin = new RemoteStdin(writer);
@@ -433,8 +433,8 @@ public final class Server {
                 if (spare != null && prepared == null) {
                     spare.discard(); // making it failed (logged): its thread goes
                 }
-                boolean outTerminal = tty.length > 1 && tty[1] != 0;
-                boolean errTerminal = tty.length > 2 && tty[2] != 0;
+                boolean outTerminal = terminal(1);
+                boolean errTerminal = terminal(2);
                 if (prepared == null) {
                     ConsoleSink stdout = new ConsoleSink(out);
                     ConsoleSink stderr = new ConsoleSink(err);
@@ -479,7 +479,7 @@ public final class Server {
                 kill = pendingKill;
             }
             p.bridge().ignoreSignalsAtStart(ignoredAtStart);
-            p.bridge().stdinIsTerminal(stdinTerminal);
+            p.bridge().stdinIsTerminal(terminal(0));
             p.bridge().onUnresponsiveSignal(signum -> kill(128 + signum,
                     "its main thread did not take signal " + signum + " in time"));
             if (kill >= 0) {
