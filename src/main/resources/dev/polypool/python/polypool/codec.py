@@ -119,7 +119,7 @@ def loads(encoded):
     return data if encoded.raw() else pickle.loads(data)
 
 
-_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def is_plain(obj):
@@ -132,7 +132,7 @@ def is_plain(obj):
     """
     t = type(obj)
     if t is int:
-        return _LONG_MIN <= obj <= _LONG_MAX
+        return LONG_MIN <= obj <= LONG_MAX
     return t is str or t is float or t is bool or obj is None
 
 

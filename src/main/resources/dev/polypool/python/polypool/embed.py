@@ -16,6 +16,7 @@ import traceback
 import types
 
 from polypool import bootstrap, codec
+from polypool.codec import LONG_MAX, LONG_MIN
 from polypool.protocol import APPLY, MAP, STARCALL
 from polypool.protocol import (TAG_BIGINT as BIGINT, TAG_BYTES as BYTES, TAG_DICT as DICT,
                                TAG_FALSE as FALSE, TAG_FLOAT as FLOAT, TAG_FLOATS as FLOATS,
@@ -23,7 +24,6 @@ from polypool.protocol import (TAG_BIGINT as BIGINT, TAG_BYTES as BYTES, TAG_DIC
                                TAG_STR as STR, TAG_TRUE as TRUE,
                                TAG_UNCONVERTIBLE as UNCONVERTIBLE)
 
-_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 # lists of this many numbers or more go as one block of 64-bit values (INTS, FLOATS)
 _BULK_MIN = 16
 
@@ -84,7 +84,7 @@ def _encode(obj, out):
         out.append(TRUE if obj else FALSE)
     elif t is int or (isinstance(obj, int) and not isinstance(obj, bool)):
         obj = int(obj)
-        if _LONG_MIN <= obj <= _LONG_MAX:
+        if LONG_MIN <= obj <= LONG_MAX:
             out.append(INT)
             out.append(obj)
         else:
@@ -140,7 +140,7 @@ def _bulk(items, out):
 def encode_result(obj):
     """``obj`` itself when Java reads it unambiguously, else its list of tokens."""
     t = type(obj)
-    if obj is None or t is str or t is bool or (t is int and _LONG_MIN <= obj <= _LONG_MAX):
+    if obj is None or t is str or t is bool or (t is int and LONG_MIN <= obj <= LONG_MAX):
         return obj
     out = []
     try:

@@ -15,11 +15,11 @@ from multiprocessing import process as mp_process
 
 from polypool import bootstrap, childstate, codec, snapshot
 from polypool.childstate import FUTURES_ERRORS
+# codec.is_plain, inlined in run: an int within these crosses as it is
+from polypool.codec import LONG_MAX, LONG_MIN
 from polypool.protocol import CALL, MAP, OK_PREFIX, PLAIN_PREFIX, RAISED_PREFIX, STARCALL, STARMAP
 
 _errors = None  # childstate.POOL_ERRORS or FUTURES_ERRORS, set by start()
-# codec.is_plain, inlined in run: a result within these crosses as it is
-_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def _apply(kind, func, payload):
@@ -64,7 +64,7 @@ def run(kind, ref, plain, payload):
         _end_pool_worker(e)
     t = type(result)
     if t is int:
-        if _LONG_MIN <= result <= _LONG_MAX:
+        if LONG_MIN <= result <= LONG_MAX:
             return result
     elif t is float or t is bool or result is None:
         return result
