@@ -161,6 +161,10 @@ public final class PolyglotRuntime {
             b.option("python.Executable", EXECUTABLE);
         }
         Context context = b.build();
+        // initialised here rather than at its first evaluation, so that its sharing layer
+        // exists for SourcePins to keep what it parses
+        context.initialize("python");
+        SourcePins.attach(context);
         // initialise the bindings even without a bridge: GraalPy's import_value fails otherwise
         Value bindings = context.getPolyglotBindings();
         bindings.putMember("polypool.sync", SyncServices.get());

@@ -65,4 +65,48 @@ class PolyglotRuntimeTest {
                     "a result's prefix is its status digit");
         }
     }
+
+    /**
+     * A module parsed in one context is found in the engine's parse cache by the next context,
+     * after garbage collections: SourcePins holds what GraalPy's compile() drops (without it
+     * the entry goes with the first collection and the second context parses and compiles anew).
+     */
+    @Test
+    void parsedCodeOutlivesGarbageCollectionForTheNextContext() throws Exception {
+        java.nio.file.Path module = java.nio.file.Files.createTempFile("pinned", ".py");
+        java.nio.file.Files.writeString(module, "def f(x):\n    return x + " + System.nanoTime() + "\n");
+        String compile = "src = open(%s).read()\nexec(compile(src, %s, 'exec', dont_inherit=True), {})\n"
+                .formatted(pythonString(module), pythonString(module));
+        try {
+            try (Context a = PolyglotRuntime.get().newContext(List.of(""), InputStream.nullInputStream(), System.out,
+                    System.err, null)) {
+                a.eval("python", compile);
+            }
+            for (int i = 0; i < 3; i++) {
+                System.gc();
+                Thread.sleep(50);
+            }
+            java.util.function.Predicate<Object> thisModule = source -> {
+                try {
+                    // Truffle's Source (public API; SourceImpl, its class, is not)
+                    Class<?> truffleSource = Class.forName("com.oracle.truffle.api.source.Source");
+                    return module.toString().equals(truffleSource.getMethod("getPath").invoke(source));
+                } catch (ReflectiveOperationException e) {
+                    throw new AssertionError(e);
+                }
+            };
+            assertEquals(0, SourcePins.hits(thisModule));
+            try (Context b = PolyglotRuntime.get().newContext(List.of(""), InputStream.nullInputStream(), System.out,
+                    System.err, null)) {
+                b.eval("python", compile);
+            }
+            assertEquals(1, SourcePins.hits(thisModule), "the second context parsed the module again");
+        } finally {
+            java.nio.file.Files.delete(module);
+        }
+    }
+
+    private static String pythonString(java.nio.file.Path p) {
+        return "'" + p.toString().replace("\\", "\\\\").replace("'", "\\'") + "'";
+    }
 }
