@@ -192,6 +192,10 @@ def _install_common():
     hooks.on_import("multiprocessing.connection", _use_engine_pipes)
     # unicodedata's native parts (lookup, east_asian_width, combining) in Java, for every context
     hooks.on_import("unicodedata", _use_java_unicodedata)
+    # gc.get_threshold/set_threshold, which GraalPy lacks
+    import gc
+    from polypool import stdlib
+    stdlib.install_gc(gc)
     # the SemLock type itself, for code that uses or subclasses it directly
     import _multiprocessing
     from polypool import sync
