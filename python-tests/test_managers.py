@@ -167,7 +167,15 @@ class SyncManagerTest(unittest.TestCase):
         lock = self.manager.Lock()
         self.assertTrue(lock.acquire())
         self.assertFalse(lock.acquire(timeout=0.1))
+        self.assertFalse(lock.acquire(False))
+        self.assertIsNone(lock.release())
+        with self.assertRaisesRegex(RuntimeError, "release unlocked lock"):
+            lock.release()  # the server's error, raised again here
+        with lock:
+            self.assertFalse(lock.acquire(False))
+        self.assertTrue(lock.acquire(False))
         lock.release()
+        self.assertIn("unlocked", str(lock))
         rlock = self.manager.RLock()
         with rlock:
             with rlock:

@@ -4,6 +4,7 @@ They pass on CPython (fork) and on polypool, where each process is a context of 
 """
 
 import contextlib
+import gc
 import io
 import multiprocessing
 import os
@@ -55,6 +56,12 @@ def set_later(event):
         time.sleep(0.5)
         event.set()
     threading.Thread(target=set_it).start()
+
+
+def report_gc_thresholds(q):
+    q.put(gc.get_threshold())
+    gc.set_threshold(5)
+    q.put(gc.get_threshold())
 
 
 class NotPicklable:
@@ -229,6 +236,36 @@ class ChildProcessTest(unittest.TestCase):
         again = util.spawnv_passfds(os.fsencode(sys.executable), [sys.executable, "-c", "pass"], ())
         os.kill(again, 0)  # a new child is there, whatever its number
         self.assertEqual(os.waitpid(again, 0), (again, 0))
+
+
+class GcThresholdTest(unittest.TestCase):
+    # WithProcessesTestFinalize sets them; they are a process's own
+
+    def test_get_and_set_threshold(self):
+        old = gc.get_threshold()
+        self.assertEqual(len(old), 3)
+        self.assertTrue(all(type(t) is int for t in old), old)
+        try:
+            gc.set_threshold(5, 6, 7)
+            self.assertEqual(gc.get_threshold(), (5, 6, 7))
+            gc.set_threshold(8)  # the others stay
+            self.assertEqual(gc.get_threshold(), (8, 6, 7))
+            for bad in ((1.5,), ("1",), (1, 2, 3, 4)):
+                with self.assertRaises(TypeError):
+                    gc.set_threshold(*bad)
+            self.assertEqual(gc.get_threshold(), (8, 6, 7))
+            q = Queue()
+            p = Process(target=report_gc_thresholds, args=(q,))
+            p.start()
+            first, second = q.get(timeout=TIMEOUT), q.get(timeout=TIMEOUT)
+            p.join(TIMEOUT)
+            self.assertEqual(p.exitcode, 0)
+            self.assertEqual(len(first), 3)
+            self.assertEqual(second[0], 5)
+            self.assertEqual(gc.get_threshold(), (8, 6, 7))  # the child's own
+        finally:
+            gc.set_threshold(*old)
+        self.assertEqual(gc.get_threshold(), old)
 
 
 if __name__ == "__main__":

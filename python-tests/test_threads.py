@@ -5,6 +5,8 @@ Passes on CPython (fork) and on polypool.
 
 import multiprocessing.dummy
 import threading
+import traceback
+import types
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import Pool
@@ -19,6 +21,17 @@ def square(x):
 
 def thread_name(_):
     return threading.current_thread().name
+
+
+def fail(x):
+    raise ValueError(x)
+
+
+def failing_input(total, when):
+    for i in range(total):
+        if i == when:
+            raise ValueError("the input broke")
+        yield i
 
 
 def thread_pool_in_worker(n):
@@ -50,6 +63,39 @@ class ThreadPoolTest(unittest.TestCase):
         lock = threading.Lock()
         with ThreadPool(2) as tp:
             self.assertEqual(tp.map(lambda x: (x, lock.locked()), [1]), [(1, False)])
+
+    def assert_frames_readable(self, call, *args):
+        """The names of the frames of what ``call(*args)`` raises, read here, where it
+        arrived, as unittest's assertRaises does (traceback.clear_frames, where GraalPy
+        ended the program)."""
+        try:
+            call(*args)
+        except ValueError as e:
+            tb, names = e.__traceback__, []
+            while tb is not None:
+                frame = tb.tb_frame  # a Java null: the next line raises UnboundLocalError
+                self.assertIsInstance(frame, types.FrameType)
+                names.append(frame.f_code.co_name)
+                tb = tb.tb_next
+            traceback.clear_frames(e.__traceback__)
+            return names
+        self.fail("no ValueError")
+
+    def test_failed_tasks_keep_frames_the_caller_can_read(self):
+        def drain(it):
+            for _ in range(10):
+                it.next(TIMEOUT)
+
+        # several failures per worker thread: the first one of each came through whole
+        with ThreadPool(2) as tp:
+            for i in range(8):
+                names = self.assert_frames_readable(tp.apply_async(fail, (i,)).get, TIMEOUT)
+                self.assertEqual(names[-1], "fail")
+            # the input's exception is raised again in a worker thread
+            for when in (0, 0, 3, 3, 7):
+                names = self.assert_frames_readable(drain, tp.imap(square, failing_input(10, when)))
+                self.assertEqual(names[-1], "failing_input")
+            self.assertEqual(tp.apply_async(square, (4,)).get(TIMEOUT), 16)
 
     def test_multiprocessing_dummy(self):
         self.assertIsInstance(multiprocessing.dummy.current_process(), threading.Thread)

@@ -124,6 +124,17 @@ def _pool_new(cls, *args, **kwargs):
 _StdPool = mp_pool.Pool
 
 
+def _thread_pool_queues(self):
+    """``ThreadPool._setup_queues`` with ``polypool.pool.ThreadPoolResults`` as the result
+    queue (frames of failed tasks the consumer can read)."""
+    import queue
+    from polypool.pool import ThreadPoolResults
+    self._inqueue = queue.SimpleQueue()
+    self._outqueue = ThreadPoolResults()
+    self._quick_put = self._inqueue.put
+    self._quick_get = self._outqueue.get
+
+
 def _use_engine_executor(_module):
     if "polypool.futures" not in sys.modules:
         import polypool.futures  # noqa: F401 -- installs itself into concurrent.futures
@@ -181,6 +192,10 @@ def _install_common():
     hooks.on_import("multiprocessing.connection", _use_engine_pipes)
     # unicodedata's native parts (lookup, east_asian_width, combining) in Java, for every context
     hooks.on_import("unicodedata", _use_java_unicodedata)
+    # gc.get_threshold/set_threshold, which GraalPy lacks
+    import gc
+    from polypool import stdlib
+    stdlib.install_gc(gc)
     # the SemLock type itself, for code that uses or subclasses it directly
     import _multiprocessing
     from polypool import sync
@@ -201,6 +216,7 @@ def _install_common():
     multiprocessing.get_all_start_methods = default.get_all_start_methods
     multiprocessing.set_forkserver_preload = default.set_forkserver_preload
     _StdPool.__new__ = _pool_new
+    mp_pool.ThreadPool._setup_queues = _thread_pool_queues
     # Lines printed by concurrent workers must stay whole and reach the console promptly,
     # as CPython's line-buffered stdout on a terminal does.
     for stream in (sys.stdout, sys.stderr):

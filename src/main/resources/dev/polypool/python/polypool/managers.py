@@ -14,6 +14,7 @@ are reachable only from this JVM.
 import errno
 import itertools
 import queue
+import threading
 import time
 
 import polyglot
@@ -266,8 +267,40 @@ def _start(self, initializer=None, initargs=()):
         exitpriority=0)
 
 
+class Lock:
+    """``SyncManager.Lock``'s object in the server: a ``threading.Lock`` whose ``release``
+    of an unlocked lock raises ``RuntimeError``, as CPython's does and GraalPy's does not.
+    (GraalPy's lock type cannot be subclassed; a wrapper costs nothing next to the message
+    each proxy call is, which is why only the manager's lock gets one.) ``acquire`` and
+    ``locked`` are the lock's own."""
+
+    __slots__ = ("_lock", "_releasing", "acquire", "locked")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._releasing = threading.Lock()  # two releases of a held lock: the second raises
+        self.acquire = self._lock.acquire
+        self.locked = self._lock.locked
+
+    def release(self):
+        with self._releasing:
+            if not self._lock.locked():
+                raise RuntimeError("release unlocked lock")
+            self._lock.release()
+
+    def __enter__(self):
+        return self._lock.__enter__()
+
+    def __exit__(self, *args):
+        self.release()
+
+    def __repr__(self):
+        return repr(self._lock)
+
+
 def install(module):
     """Put the engine's transport under ``multiprocessing.managers``."""
     module.listener_client["pickle"] = (Listener, Client)
     module.listener_client["xmlrpclib"] = (XmlListener, XmlClient)
     module.BaseManager.start = _start
+    module.SyncManager.register("Lock", Lock, module.AcquirerProxy)

@@ -60,6 +60,24 @@ def _in_this_thread(error):
         error = error.__context__
 
 
+class ThreadPoolResults(queue.SimpleQueue):
+    """``multiprocessing.pool.ThreadPool``'s result queue (``_outqueue``): a failed task's
+    exception is caught in the stdlib's ``worker`` loop, whose frame keeps running in the
+    worker thread, and read in the consumer's. With GraalPy the frame of that loop comes
+    back from ``tb_frame`` as a Java null from a worker thread's second failure on (the
+    ``NullPointerException`` of ``_in_this_thread``; ``traceback.clear_frames``, which
+    ``assertRaises`` calls, ends the program). ``put`` runs in the worker thread, inside
+    that loop, so it fixes the frames there before the result goes on."""
+
+    def put(self, item, block=True, timeout=None):
+        # items are (job, index, (success, value)) and the None that stops the result thread
+        if type(item) is tuple and len(item) == 3 and type(item[2]) is tuple:
+            success, value = item[2]
+            if not success and isinstance(value, BaseException):
+                _in_this_thread(value)
+        super().put(item, block, timeout)
+
+
 def _chunks(result):
     yield from result
 

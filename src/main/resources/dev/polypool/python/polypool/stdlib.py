@@ -1,6 +1,9 @@
 """The functions of ``unicodedata`` that GraalPy 25.0 takes from its native
 ``_cpython_unicodedata`` (which loads into one context per process), computed in Java
-(``dev.polypool.stdlib.JavaStdlib``) so that they work in every context."""
+(``dev.polypool.stdlib.JavaStdlib``) so that they work in every context; and the
+``gc`` functions GraalPy lacks."""
+
+import operator
 
 import polyglot
 
@@ -43,3 +46,27 @@ def install_unicodedata(module):
     module.combining = combining
     module.east_asian_width = east_asian_width
     module.lookup = lookup
+
+
+# CPython's defaults; GraalPy's collector is the JVM's, which takes no thresholds
+_thresholds = [700, 10, 10]
+
+
+def get_threshold():
+    """Return the current collection thresholds."""
+    return tuple(_thresholds)
+
+
+def set_threshold(threshold0, *more):
+    """Set the collection thresholds (kept for get_threshold: GraalPy's collector, the
+    JVM's, does not use them)."""
+    if len(more) > 2:
+        raise TypeError(f"set_threshold() takes at most 3 arguments ({1 + len(more)} given)")
+    values = [operator.index(value) for value in (threshold0,) + more]
+    _thresholds[:len(values)] = values
+
+
+def install_gc(module):
+    if not hasattr(module, "get_threshold"):
+        module.get_threshold = get_threshold
+        module.set_threshold = set_threshold
