@@ -3,7 +3,7 @@
 Contexts never share Python objects: a small value leaves its context as text (a ``str``
 whose characters are the bytes of a pickle, read as Latin-1), travels through Java, and is
 rebuilt in the receiving context. A large one crosses as a ``dev.polypool.sync.Blob``
-(``BLOB_BYTES``): its bytes copied into Java in bulk and back out of native memory with
+(``BLOB_BYTES``): its bytes copied into native memory in bulk and back out of it with
 ``ctypes.string_at``, two copies where Latin-1 text costs tens of nanoseconds a byte each
 way; a large ``bytes`` argument or result goes that way without being pickled at all. A
 few plain values cross as they are (``is_plain``). Pipes send large messages through a
