@@ -4,6 +4,13 @@
 uncaught exception's traceback (without polypool's own frames) to stderr.
 """
 
+# NFI, which ctypes runs on, initialises in a context with a handshake of all the context's
+# threads. A pool's result thread coming back from a call into the engine did not always
+# join it: the first `import ctypes` of a program with an idle pool hung (seen on the
+# resident engine, jstack: the main thread at PolyglotLanguageContext.ensureInitialized).
+# Here, while preparing the main context, it has one thread (50-60 ms).
+import _ctypes  # noqa: F401
+
 import atexit
 import builtins
 import os
