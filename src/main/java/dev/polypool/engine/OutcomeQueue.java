@@ -97,7 +97,9 @@ public final class OutcomeQueue implements Driver {
      * Java call cannot join a Truffle thread-local handshake: until it returns to Python, a
      * handshake another thread of its context starts waits for it. GraalPy starts one when
      * a context first uses a language of its own, as the first {@code import ctypes} does,
-     * which without a bound on this wait hung the program while its pool was idle.
+     * which without a bound on this wait hung the program while its pool was idle (and once
+     * even with it, so the main context now imports {@code _ctypes} before it has a second
+     * thread: {@code polypool.main}).
      *
      * @throws InterruptedException if the calling thread is interrupted while waiting
      */

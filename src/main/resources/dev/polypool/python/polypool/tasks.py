@@ -56,9 +56,10 @@ def start_engine(processes, max_tasks, name_prefix, start_method, initializer, i
         else:
             engine = host.startPool(processes, max_tasks or 0, name_prefix, setup, template(start_method))
     engine.closeWhenEnded(inherited)
-    if initializer is None:
+    if initializer is None and start_method == "fork":
         # a worker's start is then invisible to the program: one the pool never needed
-        # need not start (a context takes far longer to make than CPython takes to fork)
+        # need not start (a context takes far longer to make than CPython takes to fork).
+        # Not under spawn or forkserver, whose workers run the main script's top level.
         engine.startOnlyWhenNeeded()
     return engine
 
