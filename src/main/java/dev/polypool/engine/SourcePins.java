@@ -58,11 +58,6 @@ public final class SourcePins {
     private SourcePins() {
     }
 
-    /** The number of sources held; for tests and diagnostics. */
-    public static int held() {
-        return HELD.size();
-    }
-
     /**
      * How many parses found the call target of a held source that {@code which} accepts (it
      * is given Truffle's {@code Source}); for tests and diagnostics.
