@@ -106,17 +106,24 @@ class ClusterTest {
                 client.workers(setup, false, List.of(""), Map.of(), sink, sink)));
     }
 
-    /** Takes outcomes until {@code n} arrived; returns them by index as [status, payload]. */
-    static Map<Integer, Object[]> collect(WorkerPool pool, int n) throws InterruptedException {
-        Map<Integer, Object[]> byIndex = new HashMap<>();
-        while (byIndex.size() < n) {
+    /**
+     * Takes outcomes until {@code n} arrived; returns them by task id, then index, as
+     * [status, payload]. Tasks run on several members at once, so outcomes of different
+     * tasks interleave.
+     */
+    static Map<Long, Map<Integer, Object[]>> collect(WorkerPool pool, int n) throws InterruptedException {
+        Map<Long, Map<Integer, Object[]>> byTask = new HashMap<>();
+        int arrived = 0;
+        while (arrived < n) {
             Object[] flat = ((OutcomeQueue) pool.driver()).takeOutcomes();
             assertTrue(flat.length > 0, "pool ended early");
             for (int k = 0; k < flat.length; k += 4) {
-                byIndex.put((Integer) flat[k + 1], new Object[] {flat[k + 2], flat[k + 3]});
+                byTask.computeIfAbsent((Long) flat[k], id -> new HashMap<>())
+                        .put((Integer) flat[k + 1], new Object[] {flat[k + 2], flat[k + 3]});
+                arrived++;
             }
         }
-        return byIndex;
+        return byTask;
     }
 
     @Test
@@ -131,17 +138,15 @@ class ClusterTest {
             pool.submit(2, 0, CALL, "math:factorial", true, 20L);
             pool.submit(3, 0, CALL, "math:sqrt", true, "not a number");
             pool.submit(4, 0, CALL, "builtins:print", true, "printed remotely");
-            Map<Integer, Object[]> results = collect(pool, 20);
+            Map<Long, Map<Integer, Object[]>> byTask = collect(pool, 23);
+            Map<Integer, Object[]> results = byTask.get(1L);
             for (int i = 0; i < 20; i++) {
-                assertEquals(Protocol.OK, results.get(i)[0]);
+                assertEquals(Protocol.OK, results.get(i)[0], String.valueOf(results.get(i)[1]));
                 assertEquals(i * i, codec.invokeMember("loads", results.get(i)[1]).getArrayElement(0).asInt());
             }
             Map<Long, Object[]> others = new HashMap<>();
-            while (others.size() < 3) {
-                Object[] flat = ((OutcomeQueue) pool.driver()).takeOutcomes();
-                for (int k = 0; k < flat.length; k += 4) {
-                    others.put((Long) flat[k], new Object[] {flat[k + 2], flat[k + 3]});
-                }
+            for (long id = 2; id <= 4; id++) {
+                others.put(id, byTask.get(id).get(0));
             }
             assertEquals(Protocol.PLAIN, others.get(2L)[0]);
             assertEquals(2432902008176640000L, ((Number) others.get(2L)[1]).longValue());
