@@ -459,6 +459,55 @@ class ProcessPipeTest(unittest.TestCase):
             q.put(1)
 
 
+class HandshakeTest(unittest.TestCase):
+    """multiprocessing.connection's authentication handshake, by the names of Python 3.11."""
+
+    class Scripted:
+        """A connection that receives the given messages in turn and drops what is sent."""
+
+        def __init__(self, *messages):
+            self.messages = list(messages)
+            self.sent = []
+
+        def recv_bytes(self, maxlength=None):
+            return self.messages.pop(0) if self.messages else b""
+
+        def send_bytes(self, data):
+            self.sent.append(data)
+
+    def test_markers(self):
+        from multiprocessing import connection
+        self.assertEqual(connection.CHALLENGE, b"#CHALLENGE#")
+        self.assertEqual(connection.WELCOME, b"#WELCOME#")
+        self.assertEqual(connection.FAILURE, b"#FAILURE#")
+
+    def test_answer_challenge_rejected(self):
+        from multiprocessing import connection
+        # a challenge as Python 3.11 sends it: 20 random bytes, no digest name
+        conn = self.Scripted(connection.CHALLENGE + b"x" * 20, b"something bogus")
+        with self.assertRaises(multiprocessing.AuthenticationError):
+            connection.answer_challenge(conn, b"abc")
+        self.assertEqual(len(conn.sent), 1)  # the digest was sent, then the answer refused
+
+    def test_answer_challenge_bare_marker(self):
+        from multiprocessing import connection
+        with self.assertRaises(multiprocessing.AuthenticationError):
+            connection.answer_challenge(self.Scripted(connection.CHALLENGE, b"bogus"), b"abc")
+
+    def test_handshake_between_ends(self):
+        from multiprocessing import connection
+        a, b = Pipe()
+        try:
+            thread = threading.Thread(target=connection.deliver_challenge, args=(a, b"key"))
+            thread.start()
+            connection.answer_challenge(b, b"key")
+            thread.join(TIMEOUT)
+            self.assertFalse(thread.is_alive())
+        finally:
+            a.close()
+            b.close()
+
+
 class PoolPipeTest(unittest.TestCase):
 
     def test_pipe_in_initargs_and_as_a_task_argument(self):

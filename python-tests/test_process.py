@@ -9,6 +9,7 @@ import io
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -62,6 +63,28 @@ def report_gc_thresholds(q):
     q.put(gc.get_threshold())
     gc.set_threshold(5)
     q.put(gc.get_threshold())
+
+
+def handle_usr1(q, handled, release):
+    # counts the SIGUSR1s it is sent; ends when released, after the parent saw them handled
+    signal.signal(signal.SIGUSR1, lambda signum, frame: handled.put(signum))
+    q.put("ready")
+    release.wait(TIMEOUT)
+    q.put("done")
+
+
+def ignore_usr1(q, release):
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    q.put("ready")
+    release.wait(TIMEOUT)
+    q.put("done")
+
+
+def restore_usr1(q):
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+    q.put("ready")
+    time.sleep(TIMEOUT)
 
 
 class NotPicklable:
@@ -126,6 +149,46 @@ class ProcessTest(unittest.TestCase):
         k.kill()
         k.join(TIMEOUT)
         self.assertEqual(k.exitcode, -9)
+
+    def test_signal_runs_the_childs_handler(self):
+        q, handled, release = Queue(), Queue(), multiprocessing.Event()
+        p = Process(target=handle_usr1, args=(q, handled, release), daemon=True)
+        p.start()
+        try:
+            self.assertEqual(q.get(timeout=TIMEOUT), "ready")
+            os.kill(p.pid, signal.SIGUSR1)
+            self.assertEqual(handled.get(timeout=TIMEOUT), signal.SIGUSR1)
+            os.kill(p.pid, signal.SIGUSR1)
+            self.assertEqual(handled.get(timeout=TIMEOUT), signal.SIGUSR1)
+            self.assertTrue(p.is_alive())
+        finally:
+            release.set()
+        self.assertEqual(q.get(timeout=TIMEOUT), "done")
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, 0)
+
+    def test_signal_the_child_ignores(self):
+        q, release = Queue(), multiprocessing.Event()
+        p = Process(target=ignore_usr1, args=(q, release), daemon=True)
+        p.start()
+        try:
+            self.assertEqual(q.get(timeout=TIMEOUT), "ready")
+            os.kill(p.pid, signal.SIGUSR1)
+            self.assertTrue(p.is_alive())
+        finally:
+            release.set()
+        self.assertEqual(q.get(timeout=TIMEOUT), "done")
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, 0)
+
+    def test_signal_with_its_default_action_back_ends_the_child(self):
+        q = Queue()
+        p = Process(target=restore_usr1, args=(q,), daemon=True)
+        p.start()
+        self.assertEqual(q.get(timeout=TIMEOUT), "ready")
+        os.kill(p.pid, signal.SIGUSR1)
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, -signal.SIGUSR1)
 
     def test_join_timeout_and_active_children(self):
         p = Process(target=sleep_for, args=(1.0,))

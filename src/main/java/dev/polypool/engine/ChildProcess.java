@@ -38,6 +38,8 @@ public final class ChildProcess {
     private volatile Context context;
     private Integer exitCode;
     private int terminatedBy;
+    /** What runs, in the process's context, a signal it handles or ignores, by signal. */
+    private final java.util.Map<Integer, org.graalvm.polyglot.Value> handlers = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * Starts the process; returns at once.
@@ -139,6 +141,36 @@ public final class ChildProcess {
             Thread.currentThread().interrupt();
         }
         return exitCode != null;
+    }
+
+    /** The process now handles or ignores {@code signal} by {@code deliver}, or (null) no longer does. */
+    void handleSignal(int signal, org.graalvm.polyglot.Value deliver) {
+        if (deliver == null || deliver.isNull()) {
+            handlers.remove(signal);
+        } else {
+            handlers.put(signal, deliver);
+        }
+    }
+
+    /**
+     * Sends the process {@code signal} (not 0): what it installed for it runs in its context,
+     * on a thread of its own so that the sender does not wait (a CPython handler runs in the
+     * receiver's main thread; this one interrupts no wait there); without one, the signal ends
+     * the process as {@link #terminate} does.
+     */
+    void signal(int signal) {
+        org.graalvm.polyglot.Value deliver = handlers.get(signal);
+        if (deliver == null) {
+            terminate(signal);
+            return;
+        }
+        Thread.ofPlatform().daemon(true).name("polypool-signal-" + name).start(() -> {
+            try {
+                deliver.executeVoid();
+            } catch (RuntimeException ignored) {
+                // the process ended meanwhile (its context closed); deliver reports its own errors
+            }
+        });
     }
 
     /** Stops the process as {@code signal} would (15 for terminate, 9 for kill); never blocks. */

@@ -199,9 +199,10 @@ public final class NativePosix {
     }
 
     /**
-     * Sends {@code signal} to the {@code multiprocessing.Process} child of pid {@code pid}, as
-     * the signal's default action would: 0 only checks that it runs; any other ends it
-     * ({@code exitcode} minus the signal, as {@code terminate}/{@code kill} do).
+     * Sends {@code signal} to the {@code multiprocessing.Process} child of pid {@code pid}: 0
+     * only checks that it runs; a signal the child handles or ignores ({@link #childHandles})
+     * runs what it installed; any other ends it ({@code exitcode} minus the signal, as
+     * {@code terminate}/{@code kill} do).
      *
      * @return whether a running child has that pid
      */
@@ -212,8 +213,25 @@ public final class NativePosix {
             return false;
         }
         if (signal != 0) {
-            child.terminate(signal);
+            child.signal(signal);
         }
+        return true;
+    }
+
+    /**
+     * The {@code multiprocessing.Process} child of pid {@code pid} (the caller) now handles or
+     * ignores {@code signal}: {@code deliver}, a callable of its context, runs when it is sent
+     * the signal; null when the signal's default action is back.
+     *
+     * @return whether a running child has that pid (a pool worker is none)
+     */
+    @HostAccess.Export
+    public boolean childHandles(long pid, int signal, org.graalvm.polyglot.Value deliver) {
+        ChildProcess child = ChildProcess.running(pid);
+        if (child == null) {
+            return false;
+        }
+        child.handleSignal(signal, deliver);
         return true;
     }
 

@@ -166,6 +166,10 @@ def _use_engine_pipes(module):
     module.wait = connection.wait
     # ThreadPool waits on its SimpleQueue (an engine pipe) with the wait pool.py imported
     mp_pool.wait = connection.wait
+    # the handshake's markers by their Python 3.11 names (GraalPy's 3.12 stdlib made them private)
+    for name in ("CHALLENGE", "WELCOME", "FAILURE"):
+        if not hasattr(module, name):
+            setattr(module, name, getattr(module, "_" + name))
 
 
 def _use_java_unicodedata(module):

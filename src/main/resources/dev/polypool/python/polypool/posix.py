@@ -12,8 +12,10 @@ contexts. Here:
   Workers and processes are contexts of that process, so they share its process group,
   session and CPUs; ``setsid`` in one of them only gives it a session of its own.
 - ``os.kill(pid, sig)`` reaches the program itself (its own pid: the signal is delivered
-  as below), a ``multiprocessing.Process`` child by its pid (0 checks that it runs; any
-  other signal ends it as ``terminate``/``kill`` do, exit code minus the signal), the
+  as below), a ``multiprocessing.Process`` child by its pid (0 checks that it runs; a
+  signal it handles runs its handler, in a thread of its own that interrupts no wait, and
+  one it ignores does nothing; any other ends it as ``terminate``/``kill`` do, exit code
+  minus the signal), the
   main program from a worker (the parent pid), a ``subprocess`` child by the pid GraalPy
   gave it (one already waited for: ``ProcessLookupError``, and ``waitpid`` of it
   ``ChildProcessError``, as in CPython), and any other process of the system.
@@ -276,6 +278,10 @@ def _set_handler(signalnum, handler):
     _handlers[signum] = int(handler) if handler in (signal.SIG_IGN, signal.SIG_DFL) else handler
     if _is_main and signum in RELAYED:
         _host().signalIgnored(signum, handler == signal.SIG_IGN)
+    elif not _is_main:
+        # a Process child: its handler or SIG_IGN, not the default action, meets os.kill
+        _native.childHandles(os.getpid(), signum,
+                             None if handler == signal.SIG_DFL else (lambda: _deliver_sent(signum)))
     return int(previous) if previous in (signal.SIG_IGN, signal.SIG_DFL) else previous
 
 
@@ -308,6 +314,14 @@ def _deliver(signum, frame):
     if handler == signal.SIG_DFL:
         _die(signum)
     handler(signum, frame)
+
+
+def _deliver_sent(signum):
+    """A signal sent to this Process child by another context, on a thread of its own."""
+    try:
+        _deliver(signum, None)
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
 
 
 def _die(signum):
