@@ -150,16 +150,15 @@ class ProcessTest(unittest.TestCase):
         k.join(TIMEOUT)
         self.assertEqual(k.exitcode, -9)
 
-    def test_signal_runs_the_childs_handler(self):
-        q, handled, release = Queue(), Queue(), multiprocessing.Event()
-        p = Process(target=handle_usr1, args=(q, handled, release), daemon=True)
+    def _signal_while_running(self, target, args, signal_it):
+        """Starts ``target(q, *args, release)``, calls ``signal_it(p)`` once the child says
+        "ready", then releases it and checks that it ends on its own with status 0."""
+        q, release = Queue(), multiprocessing.Event()
+        p = Process(target=target, args=(q, *args, release), daemon=True)
         p.start()
         try:
             self.assertEqual(q.get(timeout=TIMEOUT), "ready")
-            os.kill(p.pid, signal.SIGUSR1)
-            self.assertEqual(handled.get(timeout=TIMEOUT), signal.SIGUSR1)
-            os.kill(p.pid, signal.SIGUSR1)
-            self.assertEqual(handled.get(timeout=TIMEOUT), signal.SIGUSR1)
+            signal_it(p)
             self.assertTrue(p.is_alive())
         finally:
             release.set()
@@ -167,19 +166,17 @@ class ProcessTest(unittest.TestCase):
         p.join(TIMEOUT)
         self.assertEqual(p.exitcode, 0)
 
+    def test_signal_runs_the_childs_handler(self):
+        handled = Queue()
+
+        def signal_twice(p):
+            for _ in range(2):
+                os.kill(p.pid, signal.SIGUSR1)
+                self.assertEqual(handled.get(timeout=TIMEOUT), signal.SIGUSR1)
+        self._signal_while_running(handle_usr1, (handled,), signal_twice)
+
     def test_signal_the_child_ignores(self):
-        q, release = Queue(), multiprocessing.Event()
-        p = Process(target=ignore_usr1, args=(q, release), daemon=True)
-        p.start()
-        try:
-            self.assertEqual(q.get(timeout=TIMEOUT), "ready")
-            os.kill(p.pid, signal.SIGUSR1)
-            self.assertTrue(p.is_alive())
-        finally:
-            release.set()
-        self.assertEqual(q.get(timeout=TIMEOUT), "done")
-        p.join(TIMEOUT)
-        self.assertEqual(p.exitcode, 0)
+        self._signal_while_running(ignore_usr1, (), lambda p: os.kill(p.pid, signal.SIGUSR1))
 
     def test_signal_with_its_default_action_back_ends_the_child(self):
         q = Queue()

@@ -1,11 +1,14 @@
 package dev.polypool.engine;
 
 import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 import org.graalvm.polyglot.Context;
 import org.graalvm.polyglot.HostAccess;
 import org.graalvm.polyglot.PolyglotException;
+import org.graalvm.polyglot.Value;
 
 import dev.polypool.sync.HandleTable;
 import dev.polypool.sync.Sentinel;
@@ -29,7 +32,7 @@ import dev.polypool.sync.Sentinel;
  */
 public final class ChildProcess {
     /** The running children of every context, by pid, for os.kill (see {@link NativePosix}). */
-    private static final java.util.Map<Long, ChildProcess> RUNNING = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<Long, ChildProcess> RUNNING = new ConcurrentHashMap<>();
 
     private final String name;
     private final long pid = ProcessIds.nextPid();
@@ -39,7 +42,7 @@ public final class ChildProcess {
     private Integer exitCode;
     private int terminatedBy;
     /** What runs, in the process's context, a signal it handles or ignores, by signal. */
-    private final java.util.Map<Integer, org.graalvm.polyglot.Value> handlers = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Integer, Value> handlers = new ConcurrentHashMap<>();
 
     /**
      * Starts the process; returns at once.
@@ -144,7 +147,7 @@ public final class ChildProcess {
     }
 
     /** The process now handles or ignores {@code signal} by {@code deliver}, or (null) no longer does. */
-    void handleSignal(int signal, org.graalvm.polyglot.Value deliver) {
+    void handleSignal(int signal, Value deliver) {
         if (deliver == null || deliver.isNull()) {
             handlers.remove(signal);
         } else {
@@ -159,7 +162,7 @@ public final class ChildProcess {
      * the process as {@link #terminate} does.
      */
     void signal(int signal) {
-        org.graalvm.polyglot.Value deliver = handlers.get(signal);
+        Value deliver = handlers.get(signal);
         if (deliver == null) {
             terminate(signal);
             return;

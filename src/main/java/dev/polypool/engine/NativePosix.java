@@ -10,8 +10,12 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.graalvm.polyglot.HostAccess;
+import org.graalvm.polyglot.Value;
 
 /**
  * The process calls that GraalPy's Java POSIX backend lacks ({@code getppid}, {@code
@@ -41,7 +45,7 @@ public final class NativePosix {
     private static final int AFFINITY_BYTES = 1024 / 8;
 
     /** Exit codes given to {@code os._exit} by contexts that have not ended yet, by pid. */
-    private static final java.util.Map<Long, Integer> EXITS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final Map<Long, Integer> EXITS = new ConcurrentHashMap<>();
 
     private NativePosix() {
     }
@@ -194,7 +198,7 @@ public final class NativePosix {
                 }
             }
             cpus[n++] = 0;
-            return java.util.Arrays.copyOf(cpus, n);
+            return Arrays.copyOf(cpus, n);
         }
     }
 
@@ -226,7 +230,7 @@ public final class NativePosix {
      * @return whether a running child has that pid (a pool worker is none)
      */
     @HostAccess.Export
-    public boolean childHandles(long pid, int signal, org.graalvm.polyglot.Value deliver) {
+    public boolean childHandles(long pid, int signal, Value deliver) {
         ChildProcess child = ChildProcess.running(pid);
         if (child == null) {
             return false;
