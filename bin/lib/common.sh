@@ -42,6 +42,8 @@ needs_build() {
 
 require_maven() {
     command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is needed to build polypool; install it (apt-get install maven)"
+    # Debian's Maven (3.8) on JDK 25: its Guava warns of sun.misc.Unsafe at every start
+    export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 }
 
 ensure_built() {
@@ -53,7 +55,9 @@ ensure_built() {
     flock 9
     if needs_build; then
         echo "polypool: building (first use or sources changed)..." >&2
-        (cd "$here" && JAVA_HOME="$jdk" mvn -q -B -DskipTests package 1>&2) || die "build failed"
+        # without the colour resets that Maven 3.8 prints even with -q -B
+        (cd "$here" && JAVA_HOME="$jdk" mvn -q -B -DskipTests package 2>&1 | sed 's/\x1b\[0m//g'
+            exit "${PIPESTATUS[0]}") 1>&2 || die "build failed"
     fi
     exec 9>&-
 }
