@@ -348,6 +348,35 @@ class SpawnMainTest(unittest.TestCase):
         self.assertIn("[0, 1, 8, 27]", lines)
         self.assertEqual(lines[-1], "exit 0")
 
+    def test_os_exit_in_a_child_ends_it_quietly(self):
+        # os._exit after the child's work (as multiprocessing.util's finalizer tests do): the
+        # status it gave, what it sent arrives, and nothing on stderr, under every method
+        proc = run_script("""\
+            import multiprocessing as mp
+            import os
+            import sys
+
+            def child(conn, close):
+                conn.send("sent")
+                if close:
+                    conn.close()
+                os._exit(0 if close else 7)
+
+            if __name__ == "__main__":
+                for method in ("fork", "spawn", "forkserver"):
+                    ctx = mp.get_context(method)
+                    for close in (True, False):
+                        parent, child_end = ctx.Pipe()
+                        p = ctx.Process(target=child, args=(child_end, close))
+                        p.start()
+                        p.join(300)
+                        print(method, close, p.exitcode, parent.recv(), flush=True)
+            """)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.splitlines(),
+                         [f"{m} {c} {0 if c else 7} sent" for m in METHODS for c in (True, False)])
+        self.assertEqual(proc.stderr, "")
+
     def test_unguarded_process_fails_to_bootstrap(self):
         proc = run_script("""\
             import multiprocessing as mp

@@ -199,9 +199,14 @@ public final class ChildProcess {
         }
     }
 
-    /** An engine failure (not the program's own exception, which the child prints itself). */
+    /**
+     * An engine failure (not the program's own exception, which the child prints itself). Not
+     * after {@code os._exit}: its context is torn down under the running code, which then
+     * ends with whatever the tear-down threw (under spawn: {@code ThreadDeath} or a
+     * {@code NullPointerException}), not a failure of the process.
+     */
     private void report(WarmContexts.Prepared prepared, Exception e) {
-        if (terminatedBy == 0) {
+        if (terminatedBy == 0 && !NativePosix.exiting(pid)) {
             String message = "polypool: process " + name + " failed: " + e + System.lineSeparator();
             try {
                 if (prepared != null) {

@@ -114,6 +114,11 @@ public final class NativePosix {
         EXITS.put(pid, status);
     }
 
+    /** Whether the context of pid {@code pid} has called {@code os._exit} and not yet ended. */
+    static boolean exiting(long pid) {
+        return EXITS.containsKey(pid);
+    }
+
     /** The status the context of pid {@code pid} gave {@code os._exit}, or null; forgets it. */
     static Integer takeExit(long pid) {
         return EXITS.remove(pid);
