@@ -354,7 +354,6 @@ class SpawnMainTest(unittest.TestCase):
         proc = run_script("""\
             import multiprocessing as mp
             import os
-            import sys
 
             def child(conn, close):
                 conn.send("sent")
