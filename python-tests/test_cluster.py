@@ -152,7 +152,7 @@ def run_script(source, env, tmp, name="script.py"):
 
 
 SEMANTICS = """
-    import json, os, sys, time
+    import hashlib, json, os, sys, time
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import Pool, current_process, get_context
     import helper
@@ -177,6 +177,12 @@ SEMANTICS = """
     def fails(x):
         raise ValueError(f"bad {x}")
 
+    # over 1 MiB: it crosses as a part of the start-up state's blob (polypool.codec)
+    BLOCK = bytes(range(256)) * 8192
+
+    def block_digest(_):
+        return hashlib.sha256(BLOCK).hexdigest()
+
     def gen():
         for i in range(50):
             yield i
@@ -195,6 +201,7 @@ SEMANTICS = """
             p.apply_async(helper.square, (12,), callback=got.append).get(timeout=60)
             r["callback"] = got
             r["big"] = len(p.apply(helper.echo, ("x" * 3_000_000,)))
+            r["global"] = p.map(block_digest, range(4), chunksize=1) == [block_digest(0)] * 4
             try:
                 p.apply(fails, (1,))
             except ValueError as e:
@@ -268,6 +275,7 @@ class ClusterSemanticsTest(unittest.TestCase):
         self.assertEqual(r["init"], ["t0", "t1", "t2"])
         self.assertEqual(r["callback"], [144])
         self.assertEqual(r["big"], 3_000_000)
+        self.assertTrue(r["global"])
         self.assertEqual(r["raised"], "bad 1")
         self.assertEqual(r["loud"], [0, 1, 2])
         self.assertEqual(r["spawn"], [x * x for x in range(10)])

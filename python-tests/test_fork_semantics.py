@@ -99,6 +99,35 @@ def run_program(source, env=None):
                               env=dict(os.environ, **(env or {})))
 
 
+class LargeGlobalsTest(unittest.TestCase):
+    def test_large_bytes_globals_reach_every_worker_shared_as_in_the_parent(self):
+        # polypool carries each bytes object over 1 MiB apart from the snapshot's pickle;
+        # `failing` makes one such object of a global that cannot cross, which must not
+        # shift the ones after it
+        proc = run_program("""\
+            import hashlib
+            import multiprocessing as mp
+
+            big = bytes(range(256)) * 8192
+            alias = big
+            holder = [big, b"small", big]
+            failing = [bytes(3 << 20), open(__file__)]
+            after = b"y" * (3 << 20)
+
+            def check(_):
+                return (hashlib.sha256(big).hexdigest(), alias is big, holder[0] is big,
+                        holder[2] is big, holder[1], len(after), hashlib.sha256(after).hexdigest())
+
+            if __name__ == "__main__":
+                want = check(0)
+                with mp.get_context("fork").Pool(2) as pool:
+                    got = pool.map(check, range(4), chunksize=1)
+                print(got == [want] * 4, want[1:6])
+            """)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, "True (True, True, True, b'small', 3145728)\n")
+
+
 @polypool_extension
 class WhatCannotCrossTest(unittest.TestCase):
     """A forked CPython child has every global; a polypool worker lacks the ones that

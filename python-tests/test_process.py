@@ -7,6 +7,7 @@ import contextlib
 import gc
 import io
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import signal
@@ -186,6 +187,20 @@ class ProcessTest(unittest.TestCase):
         os.kill(p.pid, signal.SIGUSR1)
         p.join(TIMEOUT)
         self.assertEqual(p.exitcode, -signal.SIGUSR1)
+
+    def test_an_ended_child_takes_signals_until_it_is_joined(self):
+        # until its parent reads its exit code it is a zombie, which a signal reaches and
+        # does nothing to (CPython's TestIgnoreEINTR signals a child that may have ended)
+        # (not under forkserver: there the fork server, not the parent, reaps it at once)
+        p = multiprocessing.get_context("fork").Process(target=exit_with, args=(3,))
+        p.start()
+        multiprocessing.connection.wait([p.sentinel], TIMEOUT)
+        os.kill(p.pid, 0)
+        os.kill(p.pid, signal.SIGUSR1)
+        p.join(TIMEOUT)
+        self.assertEqual(p.exitcode, 3)
+        with self.assertRaises(ProcessLookupError):
+            os.kill(p.pid, 0)
 
     def test_join_timeout_and_active_children(self):
         p = Process(target=sleep_for, args=(1.0,))

@@ -95,9 +95,7 @@ final class Requests {
             writeText(out, s);
         } else if (v instanceof Blob b) {
             out.writeByte(VALUE_BLOB);
-            out.writeBoolean(b.raw());
-            out.writeBoolean(b.readOnce());
-            out.writeByteArray(b.bytes());
+            writeBlob(out, b);
         } else if (v instanceof EmbedResults.Failure f) {
             out.writeByte(VALUE_FAILURE);
             out.writeBoolean(f.unconvertible());
@@ -113,15 +111,32 @@ final class Requests {
     static Object readValue(ObjectDataInput in) throws IOException {
         return switch (in.readByte()) {
             case VALUE_TEXT -> readText(in);
-            case VALUE_BLOB -> {
-                boolean raw = in.readBoolean();
-                boolean readOnce = in.readBoolean();
-                yield Blob.of(in.readByteArray(), raw, readOnce);
-            }
+            case VALUE_BLOB -> readBlob(in);
             case VALUE_FAILURE -> new EmbedResults.Failure(in.readBoolean(), in.readString(), readText(in),
                     readText(in));
             default -> in.readObject();
         };
+    }
+
+    private static void writeBlob(ObjectDataOutput out, Blob b) throws IOException {
+        out.writeBoolean(b.raw());
+        out.writeBoolean(b.readOnce());
+        out.writeByteArray(b.bytes());
+        out.writeInt(b.parts());
+        for (int i = 0; i < b.parts(); i++) {
+            writeBlob(out, b.part(i));
+        }
+    }
+
+    private static Blob readBlob(ObjectDataInput in) throws IOException {
+        boolean raw = in.readBoolean();
+        boolean readOnce = in.readBoolean();
+        byte[] bytes = in.readByteArray();
+        Blob[] parts = new Blob[in.readInt()];
+        for (int i = 0; i < parts.length; i++) {
+            parts[i] = readBlob(in);
+        }
+        return Blob.of(bytes, raw, readOnce, parts);
     }
 
     private static final byte VALUE_OBJECT = 0;

@@ -2,6 +2,7 @@ package dev.polypool.engine;
 
 import java.io.IOException;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -33,6 +34,11 @@ import dev.polypool.sync.Sentinel;
 public final class ChildProcess {
     /** The running children of every context, by pid, for os.kill (see {@link NativePosix}). */
     private static final Map<Long, ChildProcess> RUNNING = new ConcurrentHashMap<>();
+    /**
+     * The pids of children that ended and whose exit code their parent has not read yet: as
+     * zombies, they still take signals (without effect), as {@code os.kill(pid, 0)} tells.
+     */
+    private static final Set<Long> UNREAPED = ConcurrentHashMap.newKeySet();
 
     private final String name;
     private final long pid = ProcessIds.nextPid();
@@ -92,7 +98,9 @@ public final class ChildProcess {
         }
         synchronized (this) {
             exitCode = terminatedBy != 0 ? -terminatedBy : code;
+            UNREAPED.add(pid);
             RUNNING.remove(pid);
+            handlers.clear();
             notifyAll();
         }
         sentinel.fire();
@@ -102,6 +110,11 @@ public final class ChildProcess {
     /** The running child of pid {@code pid}, or null. */
     static ChildProcess running(long pid) {
         return RUNNING.get(pid);
+    }
+
+    /** Whether {@code pid} is a child that ended and whose exit code was not read yet. */
+    static boolean unreaped(long pid) {
+        return UNREAPED.contains(pid);
     }
 
     static long[] runningPids() {
@@ -120,9 +133,12 @@ public final class ChildProcess {
         return sentinel.fd();
     }
 
-    /** The exit code, or null while the process runs. */
+    /** The exit code, or null while the process runs; once read, the pid is free (reaped). */
     @HostAccess.Export
     public synchronized Integer exitCode() {
+        if (exitCode != null) {
+            UNREAPED.remove(pid);
+        }
         return exitCode;
     }
 

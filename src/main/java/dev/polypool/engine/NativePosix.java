@@ -213,13 +213,14 @@ public final class NativePosix {
      * runs what it installed; any other ends it ({@code exitcode} minus the signal, as
      * {@code terminate}/{@code kill} do).
      *
-     * @return whether a running child has that pid
+     * @return whether a running child has that pid, or one that ended and whose exit code was
+     *         not read yet (a zombie: the signal does nothing to it)
      */
     @HostAccess.Export
     public boolean signalChild(long pid, int signal) {
         ChildProcess child = ChildProcess.running(pid);
         if (child == null) {
-            return false;
+            return ChildProcess.unreaped(pid); // a zombie takes a signal and does nothing
         }
         if (signal != 0) {
             child.signal(signal);

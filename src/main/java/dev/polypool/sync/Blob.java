@@ -26,6 +26,10 @@ import org.graalvm.polyglot.Value;
  * by every worker), or one never read (a task withdrawn or discarded), when the blob becomes
  * unreachable.
  *
+ * <p>A blob may have parts, blobs of their own that its pickle refers to by index: the large
+ * {@code bytes} objects of a pool's start-up state ({@code polypool.codec.PartsPickler}), so
+ * that they are copied neither into that pickle nor out of it.
+ *
  * <p>Thread-safe.
  */
 public final class Blob {
@@ -38,6 +42,7 @@ public final class Blob {
     private final boolean raw;
     private final boolean readOnce;
     private final Storage storage;
+    private final Blob[] parts;
     private final AtomicBoolean opened = new AtomicBoolean();
 
     /**
@@ -92,10 +97,11 @@ public final class Blob {
         }
     }
 
-    private Blob(int size, boolean raw, boolean readOnce) {
+    private Blob(int size, boolean raw, boolean readOnce, Blob[] parts) {
         this.size = size;
         this.raw = raw;
         this.readOnce = readOnce;
+        this.parts = parts.clone();
         this.storage = new Storage(size);
         CLEANER.register(this, storage);
     }
@@ -107,9 +113,11 @@ public final class Blob {
      *               contiguous {@code memoryview})
      * @param raw      whether the bytes are the value itself rather than a pickle of it
      * @param readOnce whether exactly one reader opens it
-     * @throws IllegalArgumentException if {@code buffer} has no buffer elements or holds 2 GiB or more
+     * @param parts    the blob's parts, in the order its pickle refers to them
+     * @throws IllegalArgumentException if {@code buffer} has no buffer elements or holds 2 GiB
+     *                                  or more, or if a raw blob is given parts
      */
-    static Blob copyOf(Value buffer, boolean raw, boolean readOnce) {
+    static Blob copyOf(Value buffer, boolean raw, boolean readOnce, Blob... parts) {
         if (!buffer.hasBufferElements()) {
             throw new IllegalArgumentException("not a bytes-like object: " + buffer);
         }
@@ -117,7 +125,7 @@ public final class Blob {
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("too large to send in one piece: " + n + " bytes");
         }
-        Blob blob = new Blob((int) n, raw, readOnce);
+        Blob blob = new Blob((int) n, raw, readOnce, checkedParts(raw, parts));
         byte[] chunk = new byte[(int) Math.min(n, CHUNK)];
         for (long at = 0; at < n; at += chunk.length) {
             int length = (int) Math.min(chunk.length, n - at);
@@ -133,11 +141,38 @@ public final class Blob {
         return blob;
     }
 
-    /** A blob of a copy of {@code bytes}; for Java senders and tests. */
-    public static Blob of(byte[] bytes, boolean raw, boolean readOnce) {
-        Blob blob = new Blob(bytes.length, raw, readOnce);
+    /**
+     * A blob of a copy of {@code bytes}; for Java senders and tests.
+     *
+     * @throws IllegalArgumentException if a raw blob is given parts
+     */
+    public static Blob of(byte[] bytes, boolean raw, boolean readOnce, Blob... parts) {
+        Blob blob = new Blob(bytes.length, raw, readOnce, checkedParts(raw, parts));
         MemorySegment.copy(bytes, 0, blob.storage.segment, ValueLayout.JAVA_BYTE, 0, bytes.length);
         return blob;
+    }
+
+    private static Blob[] checkedParts(boolean raw, Blob[] parts) {
+        if (raw && parts.length > 0) {
+            throw new IllegalArgumentException("a raw blob has no parts");
+        }
+        return parts;
+    }
+
+    /** The number of parts. */
+    @HostAccess.Export
+    public int parts() {
+        return parts.length;
+    }
+
+    /**
+     * The part at {@code index}.
+     *
+     * @throws IndexOutOfBoundsException if there is no such part
+     */
+    @HostAccess.Export
+    public Blob part(int index) {
+        return parts[index];
     }
 
     /** The number of bytes. */

@@ -106,6 +106,28 @@ public final class SyncServices {
     }
 
     /**
+     * A pickle's blob with its parts ({@code polypool.codec.PartsPickler}): a copy of
+     * {@code buffer}, holding the blobs of {@code parts}.
+     *
+     * @param parts a Python sequence of blobs
+     * @throws IllegalArgumentException if {@code buffer} is not bytes-like or holds 2 GiB or
+     *                                  more, or an element of {@code parts} is not a blob
+     */
+    @HostAccess.Export
+    public Blob newBlob(org.graalvm.polyglot.Value buffer, boolean raw, boolean readOnce,
+            org.graalvm.polyglot.Value parts) {
+        Blob[] blobs = new Blob[Math.toIntExact(parts.getArraySize())];
+        for (int i = 0; i < blobs.length; i++) {
+            org.graalvm.polyglot.Value part = parts.getArrayElement(i);
+            if (!part.isHostObject() || !(part.asHostObject() instanceof Blob blob)) {
+                throw new IllegalArgumentException("not a blob: " + part);
+            }
+            blobs[i] = blob;
+        }
+        return Blob.copyOf(buffer, raw, readOnce, blobs);
+    }
+
+    /**
      * The directory through which large pickles travel between contexts, created on first
      * use (in {@code /dev/shm} when the machine has it) and deleted with its files when the
      * JVM exits.

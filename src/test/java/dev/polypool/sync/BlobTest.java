@@ -3,6 +3,7 @@ package dev.polypool.sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,6 +56,24 @@ class BlobTest {
         open.close();
         assertThrows(IllegalStateException.class, blob::open);
         assertThrows(IllegalStateException.class, blob::bytes);
+    }
+
+    @Test
+    void aBlobKeepsItsPartsInOrder() {
+        Blob first = Blob.of(pattern(3000), true, false);
+        Blob second = Blob.of(pattern(7), true, false);
+        Blob blob = Blob.of(pattern(100), false, false, first, second);
+        assertEquals(2, blob.parts());
+        assertSame(first, blob.part(0));
+        assertSame(second, blob.part(1));
+        assertThrows(IndexOutOfBoundsException.class, () -> blob.part(2));
+        assertEquals(0, first.parts());
+    }
+
+    @Test
+    void aRawBlobHasNoParts() {
+        Blob part = Blob.of(pattern(10), true, false);
+        assertThrows(IllegalArgumentException.class, () -> Blob.of(pattern(10), true, false, part));
     }
 
     @Test

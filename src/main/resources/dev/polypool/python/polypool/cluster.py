@@ -92,7 +92,7 @@ def member_start(name, identity, pid, ppid, setup_text, tree):
     # the script's sentinel is a handle of its own JVM, which means nothing here
     parent_name, parent_pid, _ = setup["parent"]
     setup["parent"] = (parent_name, parent_pid, None)
-    return worker.start(name, identity, pid, ppid, codec.dumps(setup))
+    return worker.start(name, identity, pid, ppid, codec.dumps(setup, blob=True))
 
 
 def member_embed_start(name, identity, pid, ppid, start_method, directories, sources, modules, init_ref,

@@ -35,6 +35,12 @@ from polypool.protocol import BY_VALUE, SPILL_BYTES
 # and a fraction of a nanosecond a byte.
 BLOB_BYTES = 16 * 1024
 
+# Beyond this many bytes a ``bytes`` object in what many contexts load (a pool's start-up
+# state) crosses as a blob of its own, a part of the state's blob, rather than inside its
+# pickle: a 100 MiB global of a forked program was otherwise copied into the snapshot's
+# pickle, that into the state's, then out of both again in every worker.
+PART_BYTES = 1024 * 1024
+
 _transfer_dir = None
 _sync = None
 
@@ -53,7 +59,8 @@ def dumps(obj, read_once=False, blob=False):
 
     ``read_once`` is for task arguments, results and queue items, each loaded exactly once:
     their blob lets go of its bytes when read, and a large ``bytes`` object crosses as it
-    is, unpickled. ``blob`` is for what many contexts load (a pool's start-up state).
+    is, unpickled. ``blob`` is for what many contexts load (a pool's start-up state): its
+    ``bytes`` objects over ``PART_BYTES`` cross as raw parts of its blob, outside the pickle.
 
     Beyond CPython: a function or class that pickle cannot find by reference (a lambda, a
     nested function, a closure, a class defined in a function) goes by value instead of
@@ -61,6 +68,8 @@ def dumps(obj, read_once=False, blob=False):
     """
     if read_once and type(obj) is bytes and len(obj) > BLOB_BYTES:
         return _services().newBlob(obj, True, True)
+    if blob:
+        return _dumps_shared(obj)
     try:
         data = ForkingPickler.dumps(obj, PROTOCOL)
     except (pickle.PicklingError, AttributeError) as first:
@@ -71,9 +80,52 @@ def dumps(obj, read_once=False, blob=False):
         except Exception:
             raise first from None
         data = buf.getbuffer()
-    if (read_once or blob) and memoryview(data).nbytes > BLOB_BYTES:
-        return _services().newBlob(data, False, read_once)
+    if read_once and memoryview(data).nbytes > BLOB_BYTES:
+        return _services().newBlob(data, False, True)
     return str(data, "latin-1")
+
+
+class PartsPickler(ForkingPickler):
+    """A ``ForkingPickler`` that leaves each ``bytes`` object over ``PART_BYTES`` out of its
+    stream, as a persistent id: its index in ``parts`` (one entry however often it is met)."""
+
+    def __init__(self, file, protocol=PROTOCOL):
+        super().__init__(file, protocol)
+        self.parts = []
+        self._index = {}
+
+    def persistent_id(self, obj):
+        if type(obj) is not bytes or len(obj) <= PART_BYTES:
+            return None
+        index = self._index.get(id(obj))
+        if index is None:
+            index = self._index[id(obj)] = len(self.parts)
+            self.parts.append(obj)  # also keeps id(obj) from being reused
+        return index
+
+
+class PartsUnpickler(pickle.Unpickler):
+    """Reads what a ``PartsPickler`` wrote, given its ``parts`` (or what they became)."""
+
+    def __init__(self, file, parts):
+        super().__init__(file)
+        self._parts = parts
+
+    def persistent_load(self, pid):
+        return self._parts[pid]
+
+
+def _dumps_shared(obj):
+    # for many readers: its large bytes objects as raw parts of the blob, never read once
+    buf = io.BytesIO()
+    pickler = PartsPickler(buf)
+    pickler.dump(obj)
+    data = buf.getbuffer()
+    if not pickler.parts and data.nbytes <= BLOB_BYTES:
+        return str(data, "latin-1")
+    services = _services()
+    parts = [services.newBlob(part, True, False) for part in pickler.parts]
+    return services.newBlob(data, False, False, parts)
 
 
 def is_large(data):
@@ -110,13 +162,23 @@ def loads(encoded):
     and ``snapshot``)."""
     if type(encoded) is str:
         return pickle.loads(encoded.encode("latin-1"))
+    data = _read(encoded)  # a Blob
+    if encoded.raw():
+        return data
+    count = encoded.parts()
+    if not count:
+        return pickle.loads(data)
+    parts = [_read(encoded.part(i)) for i in range(count)]
+    return PartsUnpickler(io.BytesIO(data), parts).load()
+
+
+def _read(blob):
     from ctypes import string_at
-    native = encoded.open()  # a Blob
+    native = blob.open()
     try:
-        data = string_at(native.address(), encoded.size())
+        return string_at(native.address(), blob.size())
     finally:
         native.close()
-    return data if encoded.raw() else pickle.loads(data)
 
 
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1

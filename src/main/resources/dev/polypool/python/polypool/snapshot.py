@@ -17,7 +17,6 @@ import functools
 import importlib
 import io
 import os
-import pickle
 import pickletools
 import sys
 import types
@@ -27,6 +26,7 @@ from polypool.byvalue import (PROTOCOL, ForkingPickler, _reduce_library_object, 
                               child_being_started, findable, main_dict, reduce_class,
                               reduce_function, reduce_lru_cache, reduce_semlock,
                               reduce_typevar)
+from polypool.codec import PART_BYTES, PartsPickler, PartsUnpickler
 
 
 def trace(message):
@@ -76,6 +76,12 @@ class _MainPickler(ForkingPickler):
         return _reduce_library_object(obj) or NotImplemented
 
 
+class _SegmentPickler(_MainPickler, PartsPickler):
+    """The pickler of a snapshot with a large ``bytes`` global: its large ``bytes`` objects
+    stay out of the stream, as parts that the start-up state carries as blobs of their own
+    (``codec.dumps``)."""
+
+
 def _import_package(name, submodules):
     package = importlib.import_module(name)
     for submodule in submodules:
@@ -113,18 +119,27 @@ def dumps_segments(items, main):
     """Pickle ``items`` (name -> value) one value after another into one stream with one
     memo, leaving out each value that fails. Returns the segments for ``loads_segments``
     (a tuple, pickled with the rest of the child's setup, whose pickle is its bytes as they
-    are where Latin-1 text inside it would be re-encoded)
-    and ``{name: why}`` for what was left out."""
+    are where Latin-1 text inside it would be re-encoded; when a value is a large ``bytes``
+    object, every large one apart, as ``PartsPickler`` parts) and ``{name: why}`` for what
+    was left out."""
     buf = io.BytesIO()
-    pickler = _MainPickler(buf, main)
+    # a persistent id costs a call for every object pickled (an object-rich snapshot took
+    # twice as long here): parts only where a global is a large bytes object
+    with_parts = any(type(v) is bytes and len(v) > PART_BYTES for v in items.values())
+    pickler = (_SegmentPickler if with_parts else _MainPickler)(buf, main)
+    parts = pickler.parts if with_parts else []
     names, ends, left_out = [], [], {}
     with child_being_started():
         for name, value in items.items():
             start = buf.tell()
             marker = _Segment()
+            kept = len(parts)
             try:
                 pickler.dump((marker, value))
             except Exception as e:
+                if with_parts:
+                    del parts[kept:]
+                    pickler._index = {k: i for k, i in pickler._index.items() if i < kept}
                 # drop what the failed pickle memoized: no later global may refer to it
                 # (GraalPy keys the memo by its own identity hash, not id())
                 memo = pickler.memo.copy()
@@ -137,7 +152,7 @@ def dumps_segments(items, main):
                 continue
             names.append(name)
             ends.append(buf.tell())
-    return (names, ends, left_out, buf.getvalue()), left_out
+    return (names, ends, left_out, buf.getvalue(), parts), left_out
 
 
 def loads_segments(segments):
@@ -145,11 +160,11 @@ def loads_segments(segments):
     or ``(name, None, why)`` for one left out in the parent or failing here. What a value
     that failed here would have made stands absent (``_Absent``) in the values that refer
     to it."""
-    names, ends, left_out, data = segments
+    names, ends, left_out, data, parts = segments
     for name, why in left_out.items():
         yield name, None, f"it could not be copied from the parent ({why})"
     stream = io.BytesIO(data)
-    unpickler = pickle.Unpickler(stream)
+    unpickler = PartsUnpickler(stream, parts)
     start = 0
     for name, end in zip(names, ends):
         try:
@@ -164,7 +179,7 @@ def loads_segments(segments):
             made = sum(1 for op, _, _ in pickletools.genops(data[start:end]) if op.name == "MEMOIZE")
             absent = _Absent(name, why)
             stream.seek(end)
-            unpickler = pickle.Unpickler(stream)
+            unpickler = PartsUnpickler(stream, parts)
             unpickler.memo = {i: memo[i] if i < cut else absent for i in range(cut + made)}
         else:
             yield name, value, None
