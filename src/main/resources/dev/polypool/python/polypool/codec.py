@@ -103,6 +103,11 @@ class PartsPickler(ForkingPickler):
             self.parts.append(obj)  # also keeps id(obj) from being reused
         return index
 
+    def drop_parts(self, count):
+        """Forget the parts after the first ``count`` (those of a pickle that failed)."""
+        del self.parts[count:]
+        self._index = {k: i for k, i in self._index.items() if i < count}
+
 
 class PartsUnpickler(pickle.Unpickler):
     """Reads what a ``PartsPickler`` wrote, given its ``parts`` (or what they became)."""

@@ -138,8 +138,7 @@ def dumps_segments(items, main):
                 pickler.dump((marker, value))
             except Exception as e:
                 if with_parts:
-                    del parts[kept:]
-                    pickler._index = {k: i for k, i in pickler._index.items() if i < kept}
+                    pickler.drop_parts(kept)
                 # drop what the failed pickle memoized: no later global may refer to it
                 # (GraalPy keys the memo by its own identity hash, not id())
                 memo = pickler.memo.copy()
