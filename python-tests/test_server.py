@@ -104,6 +104,13 @@ class ServerCase(unittest.TestCase):
                 text += f"\n--- {path}\n" + f.read()
         return text
 
+    def wait_for(self, predicate, what, limit=TIMEOUT):
+        """:func:`wait_for`, failing with the servers' logs."""
+        try:
+            wait_for(predicate, what, limit)
+        except AssertionError as e:
+            self.fail(f"{e}{self.logs()}")
+
     def the_pid(self):
         pids = server_pids(self.root)
         self.assertEqual(len(pids), 1, pids)
@@ -245,7 +252,7 @@ class RecoveryTest(ServerCase):
             before = os.stat(tick).st_mtime_ns
             time.sleep(1)
             return os.stat(tick).st_mtime_ns == before
-        wait_for(stopped, "the run ending")
+        self.wait_for(stopped, "the run ending")
         self.assertIn("its client is gone", self.logs())
         self.assertEqual(self.ok("-c", "print('again')"), "again\n")
         self.assertEqual(self.the_pid(), pid)  # the server stays
@@ -254,14 +261,16 @@ class RecoveryTest(ServerCase):
         self.ok("-c", "pass")
         pid = self.the_pid()
         for sig in (signal.SIGKILL, signal.SIGTERM):
-            # code that never polls for cancellation holds its thread, in a server or not
-            p = supervised(self.root, "-c", "import itertools; print('up', flush=True); any(itertools.repeat(0))")
+            # code that never polls for cancellation holds its thread, in a server or not: one
+            # call into Java's BigInteger for minutes (a loop such as any(itertools.repeat(0))
+            # may become cancellable once the JIT has compiled what it calls)
+            p = supervised(self.root, "-c", "print('up', flush=True); 7 ** 10 ** 9")
             client, up = p.stdout.readline().split()
             self.assertEqual(up, "up")
             kill(client, sig)
             out, err = p.communicate(timeout=TIMEOUT)
             self.assertEqual(out, f"{-sig if sig == signal.SIGKILL else 128 + sig}\n", err)
-            wait_for(lambda: not alive(pid), "the server retiring and exiting")
+            self.wait_for(lambda: not alive(pid), "the server retiring and exiting")
             self.assertIn("does not stop", self.logs())
             self.assertEqual(self.ok("-c", "print('again')"), "again\n")
             self.assertNotEqual(self.the_pid(), pid)
@@ -271,10 +280,27 @@ class RecoveryTest(ServerCase):
         self.ok("-c", "pass")
         pid = self.the_pid()
         kill(pid, signal.SIGKILL)
-        wait_for(lambda: not alive(pid), "the killed server gone", 60)
+        self.wait_for(lambda: not alive(pid), "the killed server gone", 60)
         [sock] = glob.glob(os.path.join(self.root, "server-*", "socket"))
         self.assertTrue(os.path.exists(sock))  # left behind: nobody listens on it
         self.assertEqual(self.ok("-c", "print('again')"), "again\n")
+        self.assertNotEqual(self.the_pid(), pid)
+
+    def test_a_connection_closed_unanswered_is_made_again(self):
+        # what a client meets when the server stops listening with it in the backlog (the
+        # server retiring, or exiting idle): a listener that closes it before a word
+        self.ok("-c", "pass")
+        [(d, pid)] = server_pids(self.root).items()
+        run(self.root, "--server", "stop")
+        self.wait_for(lambda: not alive(pid), "the stopped server gone", 60)
+        sock = os.path.join(d, "socket")
+        fake = ("import os, socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.settimeout(600)\n"
+                "s.bind(sys.argv[1])\ns.listen(8)\nprint('listening', flush=True)\n"
+                "c, _ = s.accept()\nos.unlink(sys.argv[1])\nc.close()\ns.close()\nprint('closed', flush=True)\n")
+        with subprocess.Popen(["python3", "-c", fake, sock], stdout=subprocess.PIPE, text=True) as listener:
+            self.assertEqual(listener.stdout.readline(), "listening\n")
+            self.assertEqual(self.ok("-c", "print('served')"), "served\n")
+            self.assertEqual(listener.stdout.read(), "closed\n")
         self.assertNotEqual(self.the_pid(), pid)
 
     def test_a_new_build_retires_the_old_server(self):
@@ -282,7 +308,7 @@ class RecoveryTest(ServerCase):
         [(old_dir, old)] = server_pids(self.root).items()
         # the JVM options are part of the build's key, as the jar and the JDK are
         self.ok("-c", "pass", POLYPOOL_JVM_OPTS="-Dpolypool.test.build=2")
-        wait_for(lambda: not alive(old), "the old server retiring")
+        self.wait_for(lambda: not alive(old), "the old server retiring")
         new = [d for d in server_pids(self.root) if d != old_dir]
         self.assertEqual(len(new), 1)
 

@@ -10,8 +10,9 @@
  * program's stdout and stderr to fds 1 and 2, forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT
  * (and says which of them it was started ignoring: the program starts ignoring those too, as
  * CPython does, yet may handle them later), and exits with the program's status.
- * PROGRAM-ARGS "--server status|stop|start" control the server instead. The frame format
- * is documented in dev.polypool.server.Frames.
+ * PROGRAM-ARGS "--server status|stop|start" control the server instead. A connection the
+ * server closes before its first frame (it stopped listening meanwhile) is made again. The
+ * frame format is documented in dev.polypool.server.Frames.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -196,6 +197,13 @@ static int connect_or_start(char **command) {
     return fd;
 }
 
+/* Whether a session took the connection: the server's first frame says so. A connection that
+ * ends before it waited in the backlog of a server that then stopped listening. */
+static int accepted(int fd) {
+    unsigned char header[5];
+    return read_full(fd, header, 5) == 0 && header[0] == 'K' && be32(header + 1) == 0;
+}
+
 /* Appends the NUL-terminated strings to a growing buffer. */
 static char *pack(char **strings, int count, uint32_t *len) {
     size_t total = 0;
@@ -235,12 +243,22 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    int fd;
-    if (control && strcmp(control, "start") != 0) {
-        fd = try_connect();
-        if (fd < 0) return 3; /* nobody listens: bin/polypool says so once for all directories */
-    } else {
-        fd = connect_or_start(command);
+    int fd = -1;
+    for (int attempt = 1; fd < 0; attempt++) {
+        if (control && strcmp(control, "start") != 0) {
+            fd = try_connect();
+            if (fd < 0) return 3; /* nobody listens: bin/polypool says so once for all directories */
+        } else {
+            fd = connect_or_start(command);
+        }
+        if (!accepted(fd)) {
+            /* the server stopped listening with us in its backlog: its socket is gone, or a
+             * successor's is there, by the time we try again */
+            close(fd);
+            fd = -1;
+            if (attempt == 20) die("the polypool server closed 20 connections unanswered; see %s/server.log", dir);
+            usleep(10000);
+        }
     }
 
     if (control) {

@@ -13,13 +13,19 @@ import java.util.concurrent.LinkedBlockingQueue;
  * The framing of the resident engine's protocol: each frame is a type byte, a big-endian
  * 32-bit payload length and the payload. {@code bin/lib/client.c} is the other end.
  *
+ * <p>Server to client first: {@link #ACCEPTED}, once a session has taken the connection. A
+ * connection that ends (end of file or reset) before it was never served: the server stopped
+ * listening while it waited in the backlog (the server retired, or exited idle), and the
+ * client connects again, to a successor. One that ends after it lost its server mid-run.
+ *
  * <p>Client to server: {@link #ARGV}, {@link #CWD}, {@link #ENV}, {@link #TTY}, {@link #IGNORED}, then
  * {@link #GO} to start the run (or one {@link #CONTROL} frame instead); during the run
  * {@link #STDIN} answers each {@link #STDIN_WANTED} (an empty payload is end of file) and
- * {@link #SIGNAL} forwards a signal the client received. Server to client:
- * {@link #STDOUT}, {@link #STDERR}, {@link #STDIN_WANTED}, and {@link #EXIT} last.
+ * {@link #SIGNAL} forwards a signal the client received. Server to client after
+ * {@link #ACCEPTED}: {@link #STDOUT}, {@link #STDERR}, {@link #STDIN_WANTED}, and {@link #EXIT} last.
  */
 final class Frames {
+    static final byte ACCEPTED = 'K';  // empty
     static final byte ARGV = 'A';      // NUL-terminated strings
     static final byte CWD = 'C';       // a path
     static final byte ENV = 'V';       // NUL-terminated NAME=value strings

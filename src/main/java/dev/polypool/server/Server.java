@@ -183,7 +183,11 @@ public final class Server {
                 }
                 break;
             }
-            Thread.ofPlatform().name("polypool-session").start(() -> session(ch));
+            // registered here, not in its thread: awaitSessionsThenExit must not miss it
+            Session s = new Session(ch);
+            sessions.add(s);
+            lastActivity = System.currentTimeMillis();
+            Thread.ofPlatform().name("polypool-session").start(() -> session(s));
         }
         awaitSessionsThenExit();
     }
@@ -198,7 +202,10 @@ public final class Server {
                         Frames.Writer w = new Frames.Writer(output(ch));
                         w.send(Frames.CONTROL, "retire");
                         w.finish();
-                        Frames.read(Frames.input(input(ch)));
+                        DataInputStream in = Frames.input(input(ch));
+                        for (Frames.Frame f = Frames.read(in); f != null && f.type() != Frames.EXIT; f = Frames.read(in)) {
+                            // its acceptance and its answer: "retiring"
+                        }
                         log("asked the server in " + other + " to retire");
                     } catch (IOException e) {
                         // nobody listens there any more
@@ -290,16 +297,14 @@ public final class Server {
         System.exit(0);
     }
 
-    private void session(SocketChannel ch) {
-        Session s = new Session(ch);
-        sessions.add(s);
-        lastActivity = System.currentTimeMillis();
-        try (ch) {
+    private void session(Session s) {
+        try (SocketChannel ch = s.ch) {
             UnixDomainPrincipal peer = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
             if (!peer.user().equals(owner)) {
                 log("refused a connection from " + peer.user().getName());
                 return;
             }
+            s.writer.send(Frames.ACCEPTED, new byte[0]);
             s.serve();
             s.writer.finish();
         } catch (IOException | RuntimeException e) {
@@ -458,13 +463,15 @@ public final class Server {
             }
             finished = true;
             stdin.close();
-            sendExit(status);
             if (maxRuns > 0 && n >= maxRuns) {
                 // what closed contexts leave behind adds up (GraalPy issue #1083): a new
-                // server, started by the next run, begins afresh
+                // server, started by the next run, begins afresh. The socket goes before the
+                // exit status does, so that this client's next run finds no socket to try.
                 log(n + " runs: retiring (POLYPOOL_SERVER_MAX_RUNS)");
                 stopListening();
-            } else if (listening) {
+            }
+            sendExit(status);
+            if (listening) {
                 // the next run is most likely this one again, from the same shell
                 spares.prepare(environment);
             }
