@@ -22,6 +22,11 @@ POLYPOOL = os.path.join(os.path.dirname(HERE), "bin", "polypool")
 # a server's first run builds the engine: seconds, or minutes on a loaded machine
 TIMEOUT = 600
 
+# the servers under test are started here, whatever runs the tests: on the resident engine
+# the suite would only run the same servers again
+not_twice = unittest.skipIf(os.environ.get("POLYPOOL_SERVER") == "1",
+                            "run by the in-process suite; the same servers on the resident engine")
+
 
 def _env(root, **extra):
     env = {k: v for k, v in os.environ.items() if k != "POLYPOOL_TRACE"}
@@ -118,6 +123,7 @@ class ServerCase(unittest.TestCase):
 
 
 @polypool_extension
+@not_twice
 class RunTest(ServerCase):
     def test_cwd_env_and_argv_are_the_clients(self):
         with tempfile.TemporaryDirectory() as d:
@@ -221,6 +227,7 @@ class RunTest(ServerCase):
 
 
 @polypool_extension
+@not_twice
 class RecoveryTest(ServerCase):
     def test_server_killed_during_a_run(self):
         self.ok("-c", "pass")
