@@ -19,6 +19,13 @@ cpython_refuses = unittest.skipIf(
 polypool_extension = unittest.skipUnless(
     ON_POLYPOOL, "documented polypool extension; CPython refuses or hangs here")
 
+# for tests whose programs run in JVMs of their own (bin/polypool children, servers, cluster
+# members) whatever runs the tests: on the resident engine (POLYPOOL_SERVER=1) the suite
+# would only run the same JVMs again, so the in-process pass alone runs them
+in_process_pass_only = unittest.skipIf(
+    os.environ.get("POLYPOOL_SERVER") == "1",
+    "starts JVMs of its own: the in-process pass of the suite runs it")
+
 
 def child_interpreter():
     """The command that runs a child script on this same implementation:

@@ -23,14 +23,9 @@ import threading
 import unittest
 import uuid
 
-from extensions import ON_POLYPOOL, child_interpreter, polypool_extension
+from extensions import ON_POLYPOOL, child_interpreter, in_process_pass_only, polypool_extension
 
 WAIT = 240  # seconds: a member's start, a script's run, on a loaded 2-core machine
-
-# members and scripts on a cluster run in JVMs of their own either way (bin/polypool): the
-# suite on the resident engine would only run the same JVMs again
-not_twice = unittest.skipIf(os.environ.get("POLYPOOL_SERVER") == "1",
-                            "run by the in-process suite; the same JVMs on the resident engine")
 
 
 def free_port():
@@ -227,7 +222,7 @@ HELPER = """
 
 
 @polypool_extension
-@not_twice
+@in_process_pass_only
 class ClusterSemanticsTest(unittest.TestCase):
     """A cluster of two members; results as a local pool gives them."""
 
@@ -368,7 +363,7 @@ FAILOVER = """
 
 
 @polypool_extension
-@not_twice
+@in_process_pass_only
 class ClusterFailoverTest(unittest.TestCase):
     """A member joins, one is killed mid-map, then the last one."""
 

@@ -17,7 +17,7 @@ import tempfile
 import textwrap
 import unittest
 
-from extensions import child_interpreter, polypool_extension
+from extensions import child_interpreter, in_process_pass_only, polypool_extension
 
 # a child's first run may build the engine: minutes on a loaded machine
 TIMEOUT = 600
@@ -68,8 +68,7 @@ def _quote(arg):
 
 @polypool_extension
 @unittest.skipUnless(shutil.which("script"), "needs script(1) for a pseudo-terminal")
-@unittest.skipIf(os.environ.get("POLYPOOL_SERVER") == "1",
-                 "each child runs in a JVM of its own: the in-process run of the suite covers it")
+@in_process_pass_only
 class InsightTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -15,17 +15,12 @@ import tempfile
 import time
 import unittest
 
-from extensions import polypool_extension
+from extensions import in_process_pass_only, polypool_extension
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLYPOOL = os.path.join(os.path.dirname(HERE), "bin", "polypool")
 # a server's first run builds the engine: seconds, or minutes on a loaded machine
 TIMEOUT = 600
-
-# the servers under test are started here, whatever runs the tests: on the resident engine
-# the suite would only run the same servers again
-not_twice = unittest.skipIf(os.environ.get("POLYPOOL_SERVER") == "1",
-                            "run by the in-process suite; the same servers on the resident engine")
 
 
 def _env(root, **extra):
@@ -123,7 +118,7 @@ class ServerCase(unittest.TestCase):
 
 
 @polypool_extension
-@not_twice
+@in_process_pass_only
 class RunTest(ServerCase):
     def test_cwd_env_and_argv_are_the_clients(self):
         with tempfile.TemporaryDirectory() as d:
@@ -227,7 +222,7 @@ class RunTest(ServerCase):
 
 
 @polypool_extension
-@not_twice
+@in_process_pass_only
 class RecoveryTest(ServerCase):
     def test_server_killed_during_a_run(self):
         self.ok("-c", "pass")
