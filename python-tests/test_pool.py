@@ -129,6 +129,13 @@ def make_bytes(n):
     return bytes(range(256)) * (n // 256)
 
 
+def cwd_and_environ(names, queue=None):
+    seen = (os.getcwd(), {name: os.environ.get(name) for name in names})
+    if queue is not None:
+        queue.put(seen)
+    return seen
+
+
 def chdir_and_report(path):
     os.chdir(path)
     return os.getcwd()
@@ -605,6 +612,60 @@ class WorkingDirectoryTest(unittest.TestCase):
                 self.assertEqual(os.path.realpath(moved), os.path.realpath(elsewhere))
                 self.assertEqual(os.getcwd(), here)  # the program's is its own
                 self.assertEqual(os.path.abspath("."), here)
+
+
+class InheritedStateTest(unittest.TestCase):
+    """A child starts in the directory and with the environment that os.chdir and
+    os.environ left in its parent (CPython: the OS process's own, which a forked or
+    spawned child inherits). Not forkserver: CPython's children get its server's, as it
+    was when the server started."""
+
+    def setUp(self):
+        here = os.getcwd()
+        saved = dict(os.environ)
+        self.elsewhere = tempfile.mkdtemp()
+        self.addCleanup(os.rmdir, self.elsewhere)
+
+        def restore():
+            os.chdir(here)
+            os.environ.clear()
+            os.environ.update(saved)
+        self.addCleanup(restore)
+        os.chdir(self.elsewhere)
+        os.environ["POLYPOOL_TEST_SET"] = "set by the parent"
+        os.environ.pop("POLYPOOL_TEST_UNSET", None)
+        self.names = ["POLYPOOL_TEST_SET", "POLYPOOL_TEST_UNSET", "HOME"]
+        self.home = os.environ.pop("HOME", None)
+        self.expected = {"POLYPOOL_TEST_SET": "set by the parent", "POLYPOOL_TEST_UNSET": None,
+                         "HOME": None}
+
+    def check(self, seen):
+        cwd, environ = seen
+        self.assertEqual(os.path.realpath(cwd), os.path.realpath(self.elsewhere))
+        self.assertEqual(environ, self.expected)
+
+    def test_pool_process_and_executor_workers(self):
+        import concurrent.futures
+        for method in ("fork", "spawn"):
+            with self.subTest(method=method):
+                ctx = multiprocessing.get_context(method)
+                with ctx.Pool(1) as pool:
+                    self.check(bounded(pool.apply, cwd_and_environ, (self.names,)))
+                queue = ctx.Queue()
+                child = ctx.Process(target=cwd_and_environ, args=(self.names, queue))
+                child.start()
+                self.check(bounded(queue.get, timeout=TIMEOUT))
+                bounded(child.join)
+                with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+                    self.check(bounded(ex.submit(cwd_and_environ, self.names).result))
+
+    def test_a_later_change_reaches_a_later_pool_only(self):
+        with Pool(1) as first:
+            os.environ["POLYPOOL_TEST_SET"] = "changed"
+            with Pool(1) as second:
+                self.check(bounded(first.apply, cwd_and_environ, (self.names,)))
+                self.expected["POLYPOOL_TEST_SET"] = "changed"
+                self.check(bounded(second.apply, cwd_and_environ, (self.names,)))
 
 
 # ---------------------------------------------------------------------------

@@ -64,7 +64,10 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
     setup = {"start_method": start_method, "sys_path": list(sys.path), "errors": errors,
              "main_file": getattr(main, "__file__", None),
              "authkey": bytes(process.current_process().authkey),
-             "parent": (process.current_process().name, os.getpid(), own_sentinel)}
+             "parent": (process.current_process().name, os.getpid(), own_sentinel),
+             # a CPython child inherits the OS process's working directory and environment,
+             # as os.chdir and os.environ left them; a context starts with the engine's
+             "cwd": os.getcwd(), "environ": dict(os.environ)}
     from multiprocessing import util
     if util._logger is not None:
         # multiprocessing's logger, as CPython carries it over (spawn's preparation data; a
@@ -82,6 +85,20 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
             setup["preload"] = list(forkserver_preload)
         setup["init"] = byvalue.dumps_spawn(init, inherit=True)
     return codec.dumps(setup, blob=True)  # read by every worker: a large one as a Blob
+
+
+def adopt(cwd, environ):
+    """Make this context's working directory ``cwd`` and its environment (``os.environ``
+    and what ``os.putenv`` gives subprocesses) exactly ``environ``, a dict of str."""
+    try:
+        os.chdir(cwd)
+    except OSError:
+        pass  # removed since: a forked CPython child keeps it as its cwd all the same
+    for key in [k for k in os.environ if k not in environ]:
+        del os.environ[key]
+    for key, value in environ.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def template(start_method):

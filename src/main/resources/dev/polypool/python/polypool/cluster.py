@@ -92,6 +92,9 @@ def member_start(name, identity, pid, ppid, setup_text, tree):
     # the script's sentinel is a handle of its own JVM, which means nothing here
     parent_name, parent_pid, _ = setup["parent"]
     setup["parent"] = (parent_name, parent_pid, None)
+    # the script's directory and environment are another machine's: a member's worker
+    # keeps its member's
+    setup["cwd"], setup["environ"] = os.getcwd(), dict(os.environ)
     return worker.start(name, identity, pid, ppid, codec.dumps(setup, blob=True))
 
 
