@@ -137,6 +137,20 @@ class RunTest(ServerCase):
             out = self.ok("prog.py", cwd=d, SERVER_TEST="w")
             self.assertEqual(out, str([(os.path.realpath(d), "w")]) + "\n")
 
+    def test_a_spare_takes_on_another_runs_cwd_and_env(self):
+        # the spare made after a run serves the next run from another directory with other
+        # variables (none read as a context starts), which the program and its workers see
+        code = ("import os\nfrom multiprocessing import Pool\n"
+                "def f(_):\n    return os.getcwd(), os.environ.get('SERVER_TEST')\n"
+                "if __name__ == '__main__':\n"
+                "    with Pool(1) as p:\n        print(f(0), p.apply(f, (0,)))\n")
+        with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
+            d1, d2 = os.path.realpath(d1), os.path.realpath(d2)
+            for where, value in ((d1, "one"), (d2, "two"), (d1, None)):
+                extra = {} if value is None else {"SERVER_TEST": value}
+                self.assertEqual(self.ok("-c", code, cwd=where, **extra), f"{(where, value)} {(where, value)}\n")
+        self.assertIn("takes the run's", self.logs())
+
     def test_nothing_leaks_into_the_next_run(self):
         leak = ("import builtins, os, sys, json, threading, time\n"
                 "builtins.LEAKED = 1\nsys.modules['leaked_module'] = json\n"

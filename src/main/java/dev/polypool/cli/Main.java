@@ -6,6 +6,7 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 import org.graalvm.polyglot.Context;
@@ -76,6 +77,9 @@ public final class Main {
 
     private static final Source MAIN_RUN = Source.create("python",
             "__import__('polypool.main', fromlist=['run']).run");
+    private static final Source ADOPT = Source.create("python",
+            "lambda cwd, flat: (lambda l: __import__('polypool.childstate', fromlist=['adopt'])"
+                    + ".adopt(cwd, dict(zip(l[::2], l[1::2]))))([str(x) for x in flat])");
     private static final Source SET_ARGV = Source.create("python",
             "lambda *argv: setattr(__import__('sys'), 'argv', [str(a) for a in argv])");
 
@@ -152,6 +156,21 @@ public final class Main {
             if (run == null) {
                 run = context.eval(MAIN_RUN);
             }
+        }
+
+        /**
+         * Makes the context's working directory and {@code os.environ} {@code environment}'s,
+         * for a spare made for another that {@linkplain ProcessEnvironment#canStandInFor can
+         * stand in for} it. Call on the thread that runs the program, before it runs.
+         */
+        public void adopt(ProcessEnvironment environment) {
+            String[] flat = new String[environment.env().size() * 2];
+            int i = 0;
+            for (Map.Entry<String, String> e : environment.env().entrySet()) {
+                flat[i++] = e.getKey();
+                flat[i++] = e.getValue();
+            }
+            context.eval(ADOPT).execute(environment.cwd().toString(), flat);
         }
 
         private void setArgv(List<String> argv) {

@@ -1,8 +1,11 @@
 package dev.polypool.engine;
 
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The working directory and environment variables of the OS process a run of a program
@@ -19,11 +22,47 @@ public record ProcessEnvironment(Path cwd, Map<String, String> env) {
     /** This JVM's own working directory and environment. */
     public static final ProcessEnvironment INHERIT = new ProcessEnvironment(null, null);
 
+    // read while a context starts (GraalPy's options and encodings, site's user directory,
+    // tempfile's directory, polypool's own settings): a context made with one value keeps it
+    private static final List<String> READ_AT_START_PREFIXES = List.of("PYTHON", "POLYPOOL", "GRAAL", "JAVA",
+            "LC_", "XDG_");
+    private static final Set<String> READ_AT_START = Set.of("LANG", "LANGUAGE", "TZ", "HOME", "PATH", "TMPDIR",
+            "TEMP", "TMP");
+
     public ProcessEnvironment {
         if (cwd != null && !cwd.isAbsolute()) {
             throw new IllegalArgumentException("the working directory must be absolute: " + cwd);
         }
         env = env == null ? null : Map.copyOf(env);
+    }
+
+    /**
+     * Whether a context made for this environment can stand in for one made for
+     * {@code other} once its working directory and {@code os.environ} are made
+     * {@code other}'s ({@code polypool.childstate.adopt}): both are a client's, and they
+     * differ in no variable read while a context starts. A shell's {@code _} (the command
+     * that started the run: {@code time}, {@code nice}...), {@code OLDPWD} or a terminal's
+     * own variables may differ.
+     */
+    public boolean canStandInFor(ProcessEnvironment other) {
+        if (equals(other)) {
+            return true;
+        }
+        if (env == null || other.env == null || cwd == null || other.cwd == null) {
+            return false;
+        }
+        Set<String> names = new HashSet<>(env.keySet());
+        names.addAll(other.env.keySet());
+        for (String name : names) {
+            if (readAtStart(name) && !Objects.equals(env.get(name), other.env.get(name))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean readAtStart(String name) {
+        return READ_AT_START.contains(name) || READ_AT_START_PREFIXES.stream().anyMatch(name::startsWith);
     }
 
     /** The value of environment variable {@code name}, or null. */

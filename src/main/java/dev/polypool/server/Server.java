@@ -454,7 +454,16 @@ public final class Server {
                     spare.in.connect(stdin);
                     Main.Launch launch = new Main.Launch(spare.in, spare.stdout, spare.stderr, environment,
                             this::started, prepared);
-                    status = spare.run(() -> Main.run(args, launch));
+                    boolean adopt = !spare.environment.equals(environment);
+                    if (adopt) {
+                        log("run " + n + ": a spare made for another directory or environment takes the run's");
+                    }
+                    status = spare.run(() -> {
+                        if (adopt) {
+                            prepared.adopt(environment);
+                        }
+                        return Main.run(args, launch);
+                    });
                 }
             } catch (IOException | RuntimeException | Error e) {
                 log("run " + n + " failed: " + e);

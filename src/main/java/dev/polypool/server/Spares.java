@@ -23,11 +23,14 @@ import dev.polypool.io.ConsoleSink;
  * imported) with its worker contexts warming, made before the run that will use it
  * arrives, so that the run only pays for what its program does.
  *
- * <p>A context's working directory and environment are fixed when it is built, so the
- * spare is made for one {@link ProcessEnvironment}: that of the last run (a person re-runs
- * from the same shell), or the server's own at start (the first client's). A run with
- * another working directory or environment makes its contexts afresh, and the spare is
- * dropped. Its streams are relays, connected to the run's when the run takes it; its
+ * <p>A context is built with one working directory and environment, and some of its
+ * variables are read as it starts, so the spare is made for one {@link ProcessEnvironment}:
+ * that of the last run (a person re-runs from the same shell), or the server's own at start
+ * (the first client's). A run whose environment differs from it only in variables read
+ * later (a shell's {@code _}, a terminal's own) or in its working directory takes the spare
+ * and adopts its own ({@link Main.Prepared#adopt}); a run that differs in one read at start
+ * ({@code PYTHONPATH}, {@code HOME}, {@code LANG}...) makes its contexts afresh, and the spare
+ * is dropped. Its streams are relays, connected to the run's when the run takes it; its
  * {@code sys.argv} is set then. A few spares are kept ({@code POLYPOOL_SERVER_SPARES},
  * default 2). Thread-safe.
  */
@@ -101,11 +104,11 @@ final class Spares {
 
     /**
      * Tops the spares up to {@link #count} for {@code environment}: starts making them, and
-     * drops those made for another environment.
+     * drops those that cannot {@linkplain ProcessEnvironment#canStandInFor stand in} for it.
      */
     synchronized void prepare(ProcessEnvironment environment) {
         slots.removeIf(s -> {
-            boolean other = !s.environment.equals(environment);
+            boolean other = !s.environment.canStandInFor(environment);
             if (other) {
                 s.discard();
             }
@@ -128,13 +131,14 @@ final class Spares {
     }
 
     /**
-     * Takes a spare made for {@code environment}, one that is ready if there is one; returns
-     * null if none was made for it (and drops those made for another).
+     * Takes a spare that can {@linkplain ProcessEnvironment#canStandInFor stand in} for
+     * {@code environment}, one that is ready if there is one; returns null if there is none
+     * (and drops the others). The run adopts its environment if the spare's is another.
      */
     synchronized Spare take(ProcessEnvironment environment) {
         Spare chosen = null;
         for (Spare s : slots) {
-            if (s.environment.equals(environment) && (chosen == null || s.prepared.isDone() && !chosen.prepared.isDone())) {
+            if (s.environment.canStandInFor(environment) && (chosen == null || better(s, chosen, environment))) {
                 chosen = s;
             }
         }
@@ -144,6 +148,14 @@ final class Spares {
         }
         slots.remove(chosen);
         return chosen;
+    }
+
+    /** Made before unmade; then one made for this very environment. */
+    private static boolean better(Spare s, Spare than, ProcessEnvironment environment) {
+        if (s.prepared.isDone() != than.prepared.isDone()) {
+            return s.prepared.isDone();
+        }
+        return s.environment.equals(environment) && !than.environment.equals(environment);
     }
 
     /** Drops the spares. */
