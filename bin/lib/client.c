@@ -219,6 +219,23 @@ static char *pack(char **strings, int count, uint32_t *len) {
     return buf;
 }
 
+/* A run's status: an exit code, or SIGNALLED | n (dev.polypool.cli.Main.SIGNALLED) for a
+ * program that ended as a process killed by signal n does (CPython's uncaught
+ * KeyboardInterrupt kills itself with SIGINT): this client then dies of n too, so that a
+ * shell or a parent's waitpid sees what CPython's parent sees. */
+#define SIGNALLED 0x100
+static int exit_status(int status) {
+    if (!(status & SIGNALLED)) return status;
+    int signum = status & 0xff;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signum);
+    signal(signum, SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(signum);
+    return 128 + signum; /* a signal whose default action does not end a process */
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: polypool-client DIR N SERVER-COMMAND... PROGRAM-ARGS...\n");
@@ -333,7 +350,7 @@ int main(int argc, char **argv) {
             case 'O': write_all(1, payload, len); break;
             case 'E': write_all(2, payload, len); break;
             case 'N': stdin_wanted = len == 4 ? be32((unsigned char *)payload) : 0; break;
-            case 'X': return len == 4 ? (int)be32((unsigned char *)payload) : 1;
+            case 'X': return len == 4 ? exit_status((int)be32((unsigned char *)payload)) : 1;
             }
             if (payload != buf) free(payload);
         }

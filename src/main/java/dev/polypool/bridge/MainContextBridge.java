@@ -32,6 +32,7 @@ public final class MainContextBridge {
     private final PolyglotRuntime runtime;
     private volatile List<String> argv;
     private final ProcessEnvironment environment;
+    private volatile int endingSignal;
     private final ConsoleSink stdout;
     private final ConsoleSink stderr;
     private final StandardTerminals terminals;
@@ -238,6 +239,26 @@ public final class MainContextBridge {
     @HostAccess.Export
     public void raiseSignal(int signum) {
         signals.raise(signum);
+    }
+
+    /**
+     * Called by the main context just before it ends with status 128 + {@code signum} as a
+     * process killed by that signal ends (an uncaught {@code KeyboardInterrupt}, a signal's
+     * default action): see {@link #signalled}.
+     */
+    @HostAccess.Export
+    public void endingBySignal(int signum) {
+        endingSignal = signum;
+    }
+
+    /**
+     * The run's status for the main program's exit status {@code status}:
+     * {@code Main.SIGNALLED | n} if the program said it ends by signal n
+     * ({@link #endingBySignal}) and exits with 128 + n; else {@code status}.
+     */
+    public int signalled(int status) {
+        int signum = endingSignal;
+        return signum > 0 && status == 128 + signum ? dev.polypool.cli.Main.SIGNALLED | signum : status;
     }
 
     /**

@@ -75,6 +75,20 @@ public final class Main {
         }
     }
 
+    /**
+     * {@link #run} returns {@code SIGNALLED | n} for a program that ended as a process killed
+     * by signal {@code n} does: an uncaught {@code KeyboardInterrupt} (CPython then kills
+     * itself with SIGINT) or a signal's default action. The resident engine's client then
+     * dies of {@code n} ({@code bin/lib/client.c}); a JVM of its own exits with
+     * {@code 128 + n}, as a shell reports such a death.
+     */
+    public static final int SIGNALLED = 0x100;
+
+    /** The JVM's exit code for a {@link #run} status. */
+    static int exitCode(int status) {
+        return (status & SIGNALLED) != 0 ? 128 + (status & 0xff) : status;
+    }
+
     private static final Source MAIN_RUN = Source.create("python",
             "__import__('polypool.main', fromlist=['run']).run");
     private static final Source ADOPT = Source.create("python",
@@ -349,15 +363,22 @@ public final class Main {
         Launch launch = Launch.inProcess();
         LogSetup.configure(System.getenv("POLYPOOL_LOG"), launch.stderr().newLineStream(),
                 new PrintStream(launch.stderr().newLineStream(), true));
-        System.exit(run(args, launch));
+        System.exit(exitCode(run(args, launch)));
     }
 
-    /** Runs a command line in this JVM and returns the exit status; never calls {@link System#exit}. */
+    /**
+     * Runs a command line in this JVM and returns the exit status, or {@link #SIGNALLED}
+     * {@code | n} for a program that ended as if killed by signal n; never calls
+     * {@link System#exit}.
+     */
     public static int run(String[] args) {
         return run(args, Launch.inProcess());
     }
 
-    /** Runs a command line with {@code launch}'s streams and environment; returns the exit status. */
+    /**
+     * Runs a command line with {@code launch}'s streams and environment; returns the exit
+     * status, or {@link #SIGNALLED} {@code | n} as {@link #run(String[])} does.
+     */
     public static int run(String[] args, Launch launch) {
         ProcessEnvironment environment = launch.environment();
         PrintStream messages = new PrintStream(launch.stderr().newLineStream(), true);
@@ -433,12 +454,13 @@ public final class Main {
                 Trace.log("main context ready");
                 status = main.run.execute(mode, target).asInt();
                 Trace.log("program finished");
+                status = main.bridge.signalled(status);
             }
         } catch (PolyglotException e) {
             if (main.killedWith >= 0) {
                 status = main.killedWith;
             } else if (e.isExit()) {
-                status = e.getExitStatus();
+                status = main.bridge.signalled(e.getExitStatus());
             } else {
                 messages.println("polypool: internal error: " + e.getMessage());
                 if (Trace.ENABLED) {

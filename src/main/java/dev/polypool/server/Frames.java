@@ -38,7 +38,7 @@ final class Frames {
     static final byte STDOUT = 'O';
     static final byte STDERR = 'E';
     static final byte STDIN_WANTED = 'N'; // a 32-bit count: read at most this much once
-    static final byte EXIT = 'X';      // a 32-bit exit status
+    static final byte EXIT = 'X';      // a 32-bit run status: an exit code, or Main.SIGNALLED | n
 
     /** The largest payload accepted from a client. */
     static final int MAX_PAYLOAD = 64 << 20;

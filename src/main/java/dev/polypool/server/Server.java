@@ -496,7 +496,7 @@ public final class Server {
             }
             p.bridge().ignoreSignalsAtStart(ignoredAtStart);
             p.bridge().stdinIsTerminal(terminal(0));
-            p.bridge().onUnresponsiveSignal(signum -> kill(128 + signum,
+            p.bridge().onUnresponsiveSignal(signum -> kill(Main.SIGNALLED | signum,
                     "its main thread did not take signal " + signum + " in time"));
             if (kill >= 0) {
                 p.kill(kill);

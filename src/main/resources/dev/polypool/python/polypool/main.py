@@ -105,7 +105,9 @@ def run(mode, target):
         status = _exit_status(e)
     except KeyboardInterrupt as e:
         _print_uncaught(e)
-        status = 128 + signal.SIGINT  # CPython ends itself by SIGINT: the shell sees 130
+        # CPython kills itself with SIGINT: its parent sees -2, a shell 130
+        host.endingBySignal(signal.SIGINT)
+        status = 128 + signal.SIGINT
     except BaseException as e:
         _print_uncaught(e)
         status = 1

@@ -334,6 +334,8 @@ def _die(signum):
     if not _is_main and _native.signalChild(os.getpid(), signum):
         while True:  # a Process child: its context is being closed, exit code -signum
             time.sleep(1)
+    if _is_main and _host() is not None:
+        _host().endingBySignal(signum)
     os._exit(128 + signum)
 
 
