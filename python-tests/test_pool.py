@@ -129,6 +129,10 @@ def make_bytes(n):
     return bytes(range(256)) * (n // 256)
 
 
+def argv_of_worker():
+    return sys.argv
+
+
 def cwd_and_environ(names, queue=None):
     seen = (os.getcwd(), {name: os.environ.get(name) for name in names})
     if queue is not None:
@@ -658,6 +662,15 @@ class InheritedStateTest(unittest.TestCase):
                 bounded(child.join)
                 with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
                     self.check(bounded(ex.submit(cwd_and_environ, self.names).result))
+
+    def test_sys_argv_as_the_parent_left_it(self):
+        saved = list(sys.argv)
+        self.addCleanup(setattr, sys, "argv", saved)
+        sys.argv = saved + ["added by the parent"]
+        for method in ("fork", "spawn"):
+            with self.subTest(method=method):
+                with multiprocessing.get_context(method).Pool(1) as pool:
+                    self.assertEqual(bounded(pool.apply, argv_of_worker), sys.argv)
 
     def test_a_later_change_reaches_a_later_pool_only(self):
         with Pool(1) as first:

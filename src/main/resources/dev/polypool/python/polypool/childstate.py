@@ -67,7 +67,9 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
              "parent": (process.current_process().name, os.getpid(), own_sentinel),
              # a CPython child inherits the OS process's working directory and environment,
              # as os.chdir and os.environ left them; a context starts with the engine's
-             "cwd": os.getcwd(), "environ": dict(os.environ)}
+             "cwd": os.getcwd(), "environ": dict(os.environ),
+             # as a forked child inherits it and spawn's preparation data carries it
+             "argv": list(sys.argv)}
     from multiprocessing import util
     if util._logger is not None:
         # multiprocessing's logger, as CPython carries it over (spawn's preparation data; a

@@ -148,6 +148,7 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
     mp_process._parent_process = mp_process._ParentProcess(*setup["parent"])
     sys.path[:] = setup["sys_path"]
     childstate.adopt(setup["cwd"], setup["environ"])
+    sys.argv = list(setup["argv"])
     if "log_level" in setup:
         from multiprocessing import util
         if setup["log_to_stderr"]:
