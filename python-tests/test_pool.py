@@ -129,6 +129,12 @@ def make_bytes(n):
     return bytes(range(256)) * (n // 256)
 
 
+def log_in_worker(name):
+    import logging
+    logging.getLogger(name).debug("left out by the level")
+    logging.getLogger(name).info("from %s", multiprocessing.current_process().name.split("-")[0])
+
+
 def argv_of_worker():
     return sys.argv
 
@@ -671,6 +677,31 @@ class InheritedStateTest(unittest.TestCase):
             with self.subTest(method=method):
                 with multiprocessing.get_context(method).Pool(1) as pool:
                     self.assertEqual(bounded(pool.apply, argv_of_worker), sys.argv)
+
+    def test_a_forked_worker_logs_as_the_parent_configured(self):
+        import logging
+        name = "polypool.test.inherited"
+        logger = logging.getLogger(name)
+        path = os.path.join(self.elsewhere, "log.txt")
+        handler = logging.FileHandler(path, mode="w")
+        handler.setFormatter(logging.Formatter("{levelname}|{name}|{message}", style="{"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+        def undo():
+            logger.removeHandler(handler)
+            handler.close()
+            logger.setLevel(logging.NOTSET)
+            logger.propagate = True
+            os.remove(path)
+        self.addCleanup(undo)
+        logger.info("from the parent")
+        handler.flush()
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            bounded(pool.apply, log_in_worker, (name,))
+        with open(path) as f:
+            self.assertEqual(f.read().splitlines(), [f"INFO|{name}|from the parent", f"INFO|{name}|from ForkPoolWorker"])
 
     def test_a_later_change_reaches_a_later_pool_only(self):
         with Pool(1) as first:

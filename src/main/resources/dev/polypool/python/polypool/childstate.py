@@ -80,6 +80,7 @@ def child_setup(start_method, initializer=None, initargs=(), errors=POOL_ERRORS)
     if forks(start_method):
         setup["main_text"] = snapshot.dumps_main()
         setup["modules"] = snapshot.dumps_modules()
+        setup["logging"] = snapshot.dumps_logging()
         setup["init"] = snapshot.dumps_inherited(init)
     else:
         setup["main_origin"] = main_origin()

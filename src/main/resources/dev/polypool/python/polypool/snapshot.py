@@ -354,3 +354,77 @@ def restore_modules(states):
     from polypool.hooks import on_import
     for name, state in states.items():
         on_import(name, functools.partial(_restore_module, name, state))
+
+
+# -- logging as configured ----------------------------------------------------------------
+# A forked CPython child has its parent's logging configuration: the loggers' levels and
+# handlers (logging.basicConfig in the main program, then logging in the workers). Handlers
+# hold streams and locks, so they go across as descriptions of the kinds a program
+# configures: stream handlers on sys.stdout or sys.stderr and file handlers, with their
+# level and format (a Formatter subclass as a plain Formatter of the same format). Others,
+# and filters, are left out.
+
+def _formatter_state(logging, formatter):
+    if formatter is None:
+        return None
+    styles = {logging.PercentStyle: "%", logging.StrFormatStyle: "{", logging.StringTemplateStyle: "$"}
+    return formatter._fmt, formatter.datefmt, styles.get(type(formatter._style), "%")
+
+
+def _handler_state(logging, handler):
+    formatter = _formatter_state(logging, handler.formatter)
+    if isinstance(handler, logging.FileHandler):
+        # the parent has it open already: the child appends, as it would to the shared fd
+        return "file", handler.baseFilename, handler.encoding, handler.level, formatter
+    if type(handler) is logging.StreamHandler:
+        for name in ("stdout", "stderr"):
+            if handler.stream is getattr(sys, name) or handler.stream is getattr(sys, f"__{name}__"):
+                return "stream", name, None, handler.level, formatter
+    return None
+
+
+def dumps_logging():
+    """The parent's logging configuration, or None if it never imported logging."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return None
+    handlers, index = [], {}
+    loggers = [(None, logging.root)] + [(name, lg) for name, lg in list(logging.root.manager.loggerDict.items())
+                                          if isinstance(lg, logging.Logger)]
+    states = []
+    for name, logger in loggers:
+        kept = []
+        for h in logger.handlers:
+            if id(h) not in index:
+                state = _handler_state(logging, h)
+                index[id(h)] = None if state is None else len(handlers)
+                if state is not None:
+                    handlers.append(state)
+            if index[id(h)] is not None:
+                kept.append(index[id(h)])
+        states.append((name, logger.level, logger.propagate, logger.disabled, kept))
+    return {"handlers": handlers, "loggers": states, "disable": logging.root.manager.disable}
+
+
+def restore_logging(state):
+    if state is None:
+        return
+    import logging
+    made = []
+    for kind, where, encoding, level, formatter in state["handlers"]:
+        if kind == "file":
+            h = logging.FileHandler(where, mode="a", encoding=encoding, delay=True)
+        else:
+            h = logging.StreamHandler(getattr(sys, where))
+        h.setLevel(level)
+        if formatter is not None:
+            fmt, datefmt, style = formatter
+            h.setFormatter(logging.Formatter(fmt, datefmt, style))
+        made.append(h)
+    for name, level, propagate, disabled, kept in state["loggers"]:
+        logger = logging.root if name is None else logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled
+        logger.handlers = [made[i] for i in kept]
+    logging.disable(state["disable"])

@@ -162,6 +162,7 @@ def _become_child(name, identity, pid, ppid, setup, daemon):
             main.__file__ = setup["main_file"]
         sys.modules["__main__"] = sys.modules["__mp_main__"] = main
         snapshot.load_main(setup["main_text"], main)
+        snapshot.restore_logging(setup.get("logging"))
     else:
         # already imported when the context was prepared with the template; this covers a
         # context made before the preload list changed
