@@ -774,7 +774,8 @@ class SignalTest(FaultTest):
         self.assertTrue(os.path.exists(path))
         child.signal_when_waiting(signal.SIGTERM)
         self.assertEqual(child.finish(), [])  # no finally block runs
-        # CPython is killed by the signal; polypool exits with 128 + 15, as the shell shows it
+        # CPython is killed by the signal, as the resident engine's client is; polypool in a
+        # JVM of its own exits with 128 + 15, as the shell shows it
         self.assertIn(child.proc.returncode, (143, -signal.SIGTERM))
         # CPython's resource tracker removes the block once the program is gone
         for _ in range(100):
