@@ -26,15 +26,20 @@ class ProcessEnvironmentTest {
         return new ProcessEnvironment(Path.of(cwd), m);
     }
 
+    /** The shell's variables without {@code name}. */
+    private static ProcessEnvironment without(String name) {
+        Map<String, String> removed = new HashMap<>();
+        removed.put(name, null);
+        return env("/home/u", removed);
+    }
+
     @Test
     void variablesReadLaterAndTheDirectoryMayDiffer() {
         ProcessEnvironment spare = env("/home/u", Map.of());
         assertTrue(spare.canStandInFor(spare));
         assertTrue(spare.canStandInFor(env("/tmp", Map.of("_", "/usr/bin/time", "OLDPWD", "/home/u"))));
-        assertTrue(spare.canStandInFor(env("/home/u", new HashMap<>(Map.of("TERM", "screen")))));
-        Map<String, String> noTerm = new HashMap<>();
-        noTerm.put("TERM", null);
-        assertTrue(spare.canStandInFor(env("/home/u", noTerm)));
+        assertTrue(spare.canStandInFor(env("/home/u", Map.of("TERM", "screen"))));
+        assertTrue(spare.canStandInFor(without("TERM")));
     }
 
     @Test
@@ -44,9 +49,7 @@ class ProcessEnvironmentTest {
                 "LANG", "LC_ALL", "TZ", "TMPDIR", "XDG_CACHE_HOME"}) {
             assertFalse(spare.canStandInFor(env("/home/u", Map.of(name, "other"))), name);
         }
-        Map<String, String> noHome = new HashMap<>();
-        noHome.put("HOME", null);
-        assertFalse(spare.canStandInFor(env("/home/u", noHome)));
+        assertFalse(spare.canStandInFor(without("HOME")));
     }
 
     @Test
