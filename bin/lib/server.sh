@@ -45,9 +45,15 @@ server_setup() {
     # compiles module bodies, one of them for 41 s (and then fails: code too large); with
     # Truffle's one compiler thread on 2 cores that held back the program's own hot code (a
     # warm server's examples/primes.py ran 26 s interpreted, 7 s with a second thread)
+    # -XX:TieredStopAtLevel=4 (host C2, after run_flags' C1-only): a server's start-up counts
+    # once, and GraalPy's interpreter, which runs a new script's code until Graal compiles it,
+    # runs faster once C2 has compiled it. Measured on an idle machine, two new servers each
+    # way: a new script's first CPU-heavy batch (cpu_heavy_first) 0.73-2.64 s (median 1.5)
+    # against 1.17-4.45 s (median 2.8) with C1 (CPython 1.4-1.5 s); the first heavy run of a
+    # young server slower (primes 8.3 and 19.6 s against 5.0 and 9.1 s), repeats alike
     # shellcheck disable=SC2206
     server_cmd=("$java" "${run_flags[@]}" -XX:-UseSerialGC -XX:+UseG1GC -XX:G1PeriodicGCInterval=60000
-        -Dpolyglot.engine.CompilerThreads=2 ${POLYPOOL_JVM_OPTS:-}
+        -XX:TieredStopAtLevel=4 -Dpolyglot.engine.CompilerThreads=2 ${POLYPOOL_JVM_OPTS:-}
         dev.polypool.server.Server "$server_dir")
 }
 
