@@ -32,7 +32,7 @@ import dev.polypool.io.ConsoleSink;
  * ({@code PYTHONPATH}, {@code HOME}, {@code LANG}...) makes its contexts afresh, and the spare
  * is dropped. Its streams are relays, connected to the run's when the run takes it; its
  * {@code sys.argv} is set then. A few spares are kept ({@code POLYPOOL_SERVER_SPARES},
- * default 2). Thread-safe.
+ * default 2; a new server makes one until its first run ends). Thread-safe.
  */
 final class Spares {
     private final List<Spare> slots = new java.util.ArrayList<>(); // guarded by this
@@ -107,6 +107,11 @@ final class Spares {
      * drops those that cannot {@linkplain ProcessEnvironment#canStandInFor stand in} for it.
      */
     synchronized void prepare(ProcessEnvironment environment) {
+        prepare(environment, count);
+    }
+
+    /** As {@link #prepare(ProcessEnvironment)}, up to {@code upTo} spares (at most {@link #count}). */
+    synchronized void prepare(ProcessEnvironment environment, int upTo) {
         slots.removeIf(s -> {
             boolean other = !s.environment.canStandInFor(environment);
             if (other) {
@@ -114,7 +119,7 @@ final class Spares {
             }
             return other;
         });
-        while (slots.size() < count) {
+        while (slots.size() < Math.min(upTo, count)) {
             Spare s = new Spare(environment);
             // one after another: the first is the one a run waits for
             CompletableFuture<?> before = slots.isEmpty() ? CompletableFuture.completedFuture(null)
